@@ -1,0 +1,350 @@
+"""A local Compute Engine that the real google-cloud-compute client talks to over HTTP.
+
+It speaks the REST JSON of the few calls discovery makes: the aggregated lists of instances,
+forwarding rules and network endpoint groups (items keyed by scope, empty scopes carrying
+NO_RESULTS_ON_PAGE, ``nextPageToken`` paging that honours ``maxResults``, the ``filter``
+applied and recorded) and ``listNetworkEndpoints``.
+
+The fault plan and the background server here are cloud-neutral; the Azure fake uses them too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+ErrorBody = Callable[[int], dict[str, Any]]
+
+
+@dataclass
+class Fault:
+    """What the next matching request(s) get. ``status`` 200 answers normally (after ``delay``)."""
+
+    status: int = 200
+    retry_after: str | None = None
+    delay: float = 0.0
+    page: int | None = None  # only this page (1-based) of a listing
+    path_contains: str = ""
+    times: int | None = 1  # None: every matching request
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+
+
+class FaultPlan:
+    """Faults queued by a test thread and consumed by the server thread."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def add(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def take(self, path: str, page: int) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.path_contains not in path or fault.page not in (None, page):
+                    continue
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times == 0:
+                        self._faults.remove(fault)
+                return fault
+        return None
+
+
+@dataclass
+class FakeCloudBase:
+    """Request log, faults and the server loop shared by the cloud fakes."""
+
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    url: str = ""
+    _stopping: asyncio.Event | None = None
+
+    def error_body(self, status: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def page_of(self, request: web.Request) -> int:
+        raise NotImplementedError
+
+    @web.middleware
+    async def _fault_middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        self.requests.append(RecordedRequest(request.method, request.path, dict(request.query)))
+        fault = self.faults.take(request.path, self.page_of(request))
+        if fault is not None and fault.delay and self._stopping is not None:
+            # Waiting on the stop event, not a bare sleep, lets teardown end a stalled answer.
+            try:
+                await asyncio.wait_for(self._stopping.wait(), fault.delay)
+            except TimeoutError:
+                pass
+        if fault is not None and fault.status != 200:
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            return web.json_response(
+                self.error_body(fault.status), status=fault.status, headers=headers
+            )
+        return await handler(request)
+
+    def build_app(self) -> web.Application:
+        raise NotImplementedError
+
+
+class BackgroundServer:
+    """Runs a fake's aiohttp app on 127.0.0.1 (a free port) in a thread with its own loop, so
+    the synchronous cloud SDKs can be driven from ordinary test code."""
+
+    def __init__(self, fake: FakeCloudBase, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._fake = fake
+        self._ssl = ssl_context
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runner: web.AppRunner | None = None
+
+    def start(self) -> str:
+        self._thread.start()
+        scheme = "https" if self._ssl else "http"
+        port = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
+        self._fake.url = f"{scheme}://127.0.0.1:{port}"
+        return self._fake.url
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    async def _start(self) -> int:
+        self._fake._stopping = asyncio.Event()
+        app = self._fake.build_app()
+        app.middlewares.append(self._fake._fault_middleware)
+        self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl)
+        await site.start()
+        return int(self._runner.addresses[0][1])
+
+    async def _stop(self) -> None:
+        if self._fake._stopping is not None:
+            self._fake._stopping.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+# Compute's default (and largest) page for list calls.
+GCP_MAX_RESULTS = 500
+COLLECTIONS = {
+    "instances": "instances",
+    "forwardingRules": "forwardingRules",
+    "networkEndpointGroups": "networkEndpointGroups",
+}
+EXTRA_SCOPES = ("zones/us-central1-a", "regions/us-central1")
+
+
+@dataclass
+class GcpFake(FakeCloudBase):
+    """Resources are stored as the JSON Compute would answer, per project and collection."""
+
+    resources: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
+    neg_members: dict[tuple[str, str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    filters: list[tuple[str, str]] = field(default_factory=list)
+
+    def add_instance(
+        self,
+        project: str,
+        name: str,
+        zone: str,
+        *,
+        labels: dict[str, str] | None,
+        ip: str,
+        status: str = "RUNNING",
+        network: str = "default",
+    ) -> dict[str, Any]:
+        base = f"https://www.googleapis.com/compute/v1/projects/{project}"
+        body: dict[str, Any] = {
+            "kind": "compute#instance",
+            "name": name,
+            "zone": f"{base}/zones/{zone}",
+            "status": status,
+            "selfLink": f"{base}/zones/{zone}/instances/{name}",
+            "networkInterfaces": [
+                {"network": f"{base}/global/networks/{network}", "networkIP": ip, "name": "nic0"}
+            ],
+        }
+        if labels is not None:
+            body["labels"] = labels
+        return self.add_raw(project, "instances", f"zones/{zone}", body)
+
+    def add_forwarding_rule(
+        self,
+        project: str,
+        name: str,
+        region: str,
+        *,
+        labels: dict[str, str] | None,
+        ip: str,
+        port_range: str | None = None,
+        ports: list[str] | None = None,
+        network: str = "default",
+    ) -> dict[str, Any]:
+        base = f"https://www.googleapis.com/compute/v1/projects/{project}"
+        body: dict[str, Any] = {
+            "kind": "compute#forwardingRule",
+            "name": name,
+            "region": f"{base}/regions/{region}",
+            "IPAddress": ip,
+            "IPProtocol": "TCP",
+            "network": f"{base}/global/networks/{network}",
+            "selfLink": f"{base}/regions/{region}/forwardingRules/{name}",
+        }
+        if labels is not None:
+            body["labels"] = labels
+        if port_range is not None:
+            body["portRange"] = port_range
+        if ports is not None:
+            body["ports"] = ports
+        return self.add_raw(project, "forwardingRules", f"regions/{region}", body)
+
+    def add_neg(
+        self,
+        project: str,
+        name: str,
+        zone: str,
+        *,
+        annotations: dict[str, str] | None,
+        members: list[tuple[str, int | None]],
+        default_port: int | None = None,
+        network: str = "default",
+    ) -> dict[str, Any]:
+        base = f"https://www.googleapis.com/compute/v1/projects/{project}"
+        body: dict[str, Any] = {
+            "kind": "compute#networkEndpointGroup",
+            "name": name,
+            "zone": f"{base}/zones/{zone}",
+            "network": f"{base}/global/networks/{network}",
+            "networkEndpointType": "GCE_VM_IP_PORT",
+            "selfLink": f"{base}/zones/{zone}/networkEndpointGroups/{name}",
+            "size": len(members),
+        }
+        if annotations is not None:
+            body["annotations"] = annotations
+        if default_port is not None:
+            body["defaultPort"] = default_port
+        self.neg_members[(project, zone, name)] = [
+            {"networkEndpoint": {"ipAddress": ip} | ({"port": port} if port else {})}
+            for ip, port in members
+        ]
+        return self.add_raw(project, "networkEndpointGroups", f"zones/{zone}", body)
+
+    def add_raw(
+        self, project: str, collection: str, scope: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        self.resources.setdefault((project, collection), []).append((scope, body))
+        return body
+
+    def error_body(self, status: int) -> dict[str, Any]:
+        reason = {429: "rateLimitExceeded", 401: "authError", 403: "forbidden"}.get(
+            status, "backendError"
+        )
+        message = f"fake compute answers {status}"
+        return {
+            "error": {
+                "code": status,
+                "message": message,
+                "errors": [{"message": message, "domain": "global", "reason": reason}],
+            }
+        }
+
+    def page_of(self, request: web.Request) -> int:
+        token = request.query.get("pageToken", "")
+        size = int(request.query.get("maxResults", GCP_MAX_RESULTS))
+        return int(token) // size + 1 if token else 1
+
+    def build_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get(
+            "/compute/v1/projects/{project}/aggregated/{collection}", self._aggregated
+        )
+        app.router.add_post(
+            "/compute/v1/projects/{project}/zones/{zone}/networkEndpointGroups/{neg}"
+            "/listNetworkEndpoints",
+            self._list_network_endpoints,
+        )
+        return app
+
+    async def _aggregated(self, request: web.Request) -> web.Response:
+        project = request.match_info["project"]
+        collection = COLLECTIONS.get(request.match_info["collection"])
+        if collection is None:
+            return web.json_response(self.error_body(404), status=404)
+        filter_ = request.query.get("filter", "")
+        self.filters.append((collection, filter_))
+        matches = _filter_matcher(filter_)
+        if matches is None:
+            body = self.error_body(400)
+            body["error"]["message"] = f"Invalid value for field 'filter': '{filter_}'."
+            return web.json_response(body, status=400)
+        listed = [(s, r) for s, r in self.resources.get((project, collection), []) if matches(r)]
+        offset, size = _paging(request)
+        items: dict[str, Any] = {}
+        for scope, resource in listed[offset : offset + size]:
+            items.setdefault(scope, {collection: []})[collection].append(resource)
+        every_scope = {s for s, _ in self.resources.get((project, collection), [])}
+        for scope in sorted(every_scope.union(EXTRA_SCOPES) - items.keys()):
+            items[scope] = {"warning": _no_results(scope)}
+        body: dict[str, Any] = {"kind": f"compute#{collection}AggregatedList", "items": items}
+        if offset + size < len(listed):
+            body["nextPageToken"] = str(offset + size)
+        return web.json_response(body)
+
+    async def _list_network_endpoints(self, request: web.Request) -> web.Response:
+        key = (request.match_info["project"], request.match_info["zone"], request.match_info["neg"])
+        members = self.neg_members.get(key)
+        if members is None:
+            return web.json_response(self.error_body(404), status=404)
+        offset, size = _paging(request)
+        body: dict[str, Any] = {
+            "kind": "compute#networkEndpointGroupsListNetworkEndpoints",
+            "items": members[offset : offset + size],
+        }
+        if offset + size < len(members):
+            body["nextPageToken"] = str(offset + size)
+        return web.json_response(body)
+
+
+def _paging(request: web.Request) -> tuple[int, int]:
+    size = min(int(request.query.get("maxResults", GCP_MAX_RESULTS)), GCP_MAX_RESULTS)
+    return int(request.query.get("pageToken") or 0), size
+
+
+def _filter_matcher(filter_: str) -> Callable[[dict[str, Any]], bool] | None:
+    """The one filter form discovery needs, ``labels.KEY:*``; anything else is refused, as
+    Compute refuses what it cannot parse, so a wrong filter fails loudly in tests."""
+    if not filter_:
+        return lambda resource: True
+    prefix, _, rest = filter_.partition(".")
+    key, sep, value = rest.partition(":")
+    if prefix != "labels" or sep != ":" or value != "*" or not key:
+        return None
+    return lambda resource: key in resource.get("labels", {})
+
+
+def _no_results(scope: str) -> dict[str, Any]:
+    return {
+        "code": "NO_RESULTS_ON_PAGE",
+        "message": "There are no results for scope '" + scope + "' on this page.",
+        "data": [{"key": "scope", "value": scope}],
+    }
