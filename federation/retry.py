@@ -133,11 +133,12 @@ def backoff(attempt: int, base: float, max_backoff: float, rand: Callable[[], fl
         )
     if base == 0:
         return 0.0
-    # ldexp only overflows when the result does, and the result is below max_backoff here.
+    # Subtracting logs (not dividing) cannot overflow for subnormal bases; below that many
+    # doublings ldexp stays under max_backoff, so it cannot overflow either.
     doublings = attempt - 1
     ceiling = (
         max_backoff
-        if doublings >= math.log2(max_backoff / base)
+        if doublings >= math.log2(max_backoff) - math.log2(base)
         else min(max_backoff, math.ldexp(base, doublings))
     )
     return rand() * ceiling
