@@ -11,9 +11,10 @@ The fault plan and the background server here are cloud-neutral; the Azure fake 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,10 +89,8 @@ class FakeCloudBase:
         fault = self.faults.take(request.path, self.page_of(request))
         if fault is not None and fault.delay and self._stopping is not None:
             # Waiting on the stop event, not a bare sleep, lets teardown end a stalled answer.
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), fault.delay)
-            except TimeoutError:
-                pass
         if fault is not None and fault.status != 200:
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
             return web.json_response(
@@ -101,6 +100,17 @@ class FakeCloudBase:
 
     def build_app(self) -> web.Application:
         raise NotImplementedError
+
+
+@contextlib.contextmanager
+def serving(fake: FakeCloudBase, ssl_context: ssl.SSLContext | None = None) -> Iterator[str]:
+    """The fake's base URL while the block runs; the server is gone after it."""
+    server = BackgroundServer(fake, ssl_context)
+    url = server.start()
+    try:
+        yield url
+    finally:
+        server.stop()
 
 
 class BackgroundServer:
@@ -161,6 +171,7 @@ class GcpFake(FakeCloudBase):
     resources: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
     neg_members: dict[tuple[str, str, str], list[dict[str, Any]]] = field(default_factory=dict)
     filters: list[tuple[str, str]] = field(default_factory=list)
+    unreachables: list[str] = field(default_factory=list)  # scopes every listing reports down
 
     def add_instance(
         self,
@@ -306,6 +317,8 @@ class GcpFake(FakeCloudBase):
         for scope in sorted(every_scope.union(EXTRA_SCOPES) - items.keys()):
             items[scope] = {"warning": _no_results(scope)}
         body: dict[str, Any] = {"kind": f"compute#{collection}AggregatedList", "items": items}
+        if self.unreachables:
+            body["unreachables"] = self.unreachables
         if offset + size < len(listed):
             body["nextPageToken"] = str(offset + size)
         return web.json_response(body)
