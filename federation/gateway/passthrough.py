@@ -1,0 +1,306 @@
+"""The passthrough listener: route each TLS connection by its SNI without terminating it."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from federation.gateway.alerts import AlertDescription, fatal_alert
+from federation.gateway.clienthello import (
+    DEFAULT_MAX_HELLO_BYTES,
+    ClientHello,
+    ClientHelloError,
+    ClientHelloReader,
+)
+from federation.gateway.events import ConnectionEvent, EventKind
+from federation.gateway.relay import DEFAULT_HIGH_WATER, HeldProtocol, Relay, RelayEnd, RelayTotals
+from federation.gateway.routes import RouteTable, Upstream
+from federation.gateway.sni import RouteName, UnknownRouteNameError, parse_route_name
+
+logger = logging.getLogger(__name__)
+
+EventHook = Callable[[ConnectionEvent], None]
+
+_END_KINDS = {
+    RelayEnd.COMPLETED: EventKind.RELAYED,
+    RelayEnd.CLIENT_RESET: EventKind.CLIENT_RESET,
+    RelayEnd.UPSTREAM_RESET: EventKind.UPSTREAM_RESET,
+    RelayEnd.ABORTED: EventKind.ABORTED,
+}
+# A TLS client that is told why reports it ("unrecognized name") instead of a bare EOF; a client
+# that never spoke TLS, or stopped mid-hello, would not understand an alert.
+_ALERTS = {
+    EventKind.NO_SNI: AlertDescription.UNRECOGNIZED_NAME,
+    EventKind.UNKNOWN_ROUTE: AlertDescription.UNRECOGNIZED_NAME,
+    EventKind.MALFORMED: AlertDescription.DECODE_ERROR,
+    EventKind.NOT_CLIENT_HELLO: AlertDescription.DECODE_ERROR,
+    EventKind.OVERSIZED: AlertDescription.DECODE_ERROR,
+    EventKind.NO_UPSTREAM: AlertDescription.INTERNAL_ERROR,
+    EventKind.UPSTREAMS_UNREACHABLE: AlertDescription.INTERNAL_ERROR,
+}
+
+
+class _Rejected(Exception):
+    def __init__(self, kind: EventKind, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+
+
+class _HelloProtocol(asyncio.Protocol):
+    """Owns an accepted connection until its ClientHello is read, then goes quiet."""
+
+    def __init__(self, accept: Callable[[_HelloProtocol], None], max_hello_bytes: int) -> None:
+        self._accept = accept
+        self._reader = ClientHelloReader(max_hello_bytes)
+        self.bytes_read = 0
+        self.hello: asyncio.Future[ClientHello] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self._accept(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.hello.done():
+            return
+        self.bytes_read += len(data)
+        try:
+            hello = self._reader.feed(data)
+        except ClientHelloError as error:
+            self._settle(_Rejected(EventKind(error.kind.value), error.detail))
+            return
+        if hello is not None:
+            # Whatever follows belongs to the relay, which resumes reading once it owns it.
+            self._settle(hello)
+
+    def eof_received(self) -> bool:
+        self._settle(
+            _Rejected(EventKind.TRUNCATED, f"EOF after {self.bytes_read} bytes, mid-ClientHello")
+        )
+        # Stay open so the connection's task decides how to close it.
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._settle(_Rejected(EventKind.CLIENT_GONE, f"client went away: {exc}"))
+
+    def _settle(self, outcome: ClientHello | _Rejected) -> None:
+        if self.hello.done():
+            return
+        if self.transport is not None:
+            self.transport.pause_reading()
+        if isinstance(outcome, ClientHello):
+            self.hello.set_result(outcome)
+        else:
+            self.hello.set_exception(outcome)
+
+
+@dataclass(slots=True)
+class _Connection:
+    """What one connection's task has learnt so far (so mutable); every event is built from it."""
+
+    connection_id: int
+    client: _HelloProtocol
+    started: float
+    address: str | None = None
+    sni: str | None = None
+    route: RouteName | None = None
+    upstream: Upstream | None = None
+    upstream_transport: asyncio.Transport | None = None
+    relay: Relay | None = None
+
+    def event(
+        self, kind: EventKind, detail: str = "", *, upstream: Upstream | None = None
+    ) -> ConnectionEvent:
+        relay = self.relay
+        return ConnectionEvent(
+            connection_id=self.connection_id,
+            kind=kind,
+            client=self.address,
+            sni=self.sni,
+            route=self.route,
+            upstream=upstream or self.upstream,
+            bytes_in=0 if relay is None else relay.bytes_from_client,
+            bytes_out=0 if relay is None else relay.bytes_from_upstream,
+            duration=asyncio.get_running_loop().time() - self.started,
+            detail=detail,
+        )
+
+    def abort(self) -> None:
+        if self.relay is not None:
+            self.relay.abort()
+            return
+        for transport in (self.client.transport, self.upstream_transport):
+            if transport is not None:
+                transport.abort()
+
+
+class PassthroughGateway:
+    """Accepts TLS connections, routes each by SNI to an upstream, relays bytes both ways."""
+
+    def __init__(
+        self,
+        routes: RouteTable,
+        *,
+        hello_timeout: float = 10.0,
+        connect_timeout: float = 5.0,
+        max_hello_bytes: int = DEFAULT_MAX_HELLO_BYTES,
+        high_water: int = DEFAULT_HIGH_WATER,
+        on_event: EventHook | None = None,
+    ) -> None:
+        self._routes = routes
+        self._hello_timeout = hello_timeout
+        self._connect_timeout = connect_timeout
+        self._max_hello_bytes = max_hello_bytes
+        self._high_water = high_water
+        self._on_event = on_event
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ids = itertools.count(1)
+
+    @property
+    def active_connections(self) -> int:
+        return len(self._tasks)
+
+    async def start(self, host: str, port: int) -> tuple[str, int]:
+        """Listen on host:port (0 picks a free port) and answer the bound address."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _HelloProtocol(self._accept, self._max_hello_bytes), host, port
+        )
+        bound = self._server.sockets[0].getsockname()
+        return str(bound[0]), int(bound[1])
+
+    async def stop(self, drain_timeout: float) -> None:
+        """Stop accepting, give open connections drain_timeout seconds, then abort the rest."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=drain_timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await server.wait_closed()
+
+    def _accept(self, client: _HelloProtocol) -> None:
+        assert client.transport is not None
+        if self._server is None:
+            # Accepted in the instant between stop() and the listener closing.
+            client.transport.abort()
+            return
+        loop = asyncio.get_running_loop()
+        connection_id = next(self._ids)
+        peer = client.transport.get_extra_info("peername")
+        address = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else None
+        connection = _Connection(connection_id, client, loop.time(), address)
+        task = loop.create_task(self._serve(connection), name=f"gateway-connection-{connection_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, connection: _Connection) -> None:
+        client = connection.client.transport
+        assert client is not None
+        try:
+            totals = await self._route_and_relay(connection)
+            self._emit(connection.event(_END_KINDS[totals.end], _describe(totals)))
+        except _Rejected as rejection:
+            alert = _ALERTS.get(rejection.kind)
+            if alert is not None and not client.is_closing():
+                client.write(fatal_alert(alert))
+            client.close()
+            self._emit(connection.event(rejection.kind, rejection.detail))
+        except asyncio.CancelledError:
+            connection.abort()
+            self._emit(connection.event(EventKind.ABORTED, "gateway stopped: drain time ran out"))
+            raise
+        except Exception as error:
+            # The boundary of one connection (a RouteTable bug, say): nothing escapes to the loop.
+            logger.exception("connection %d failed", connection.connection_id)
+            connection.abort()
+            self._emit(connection.event(EventKind.INTERNAL_ERROR, repr(error)))
+
+    async def _route_and_relay(self, connection: _Connection) -> RelayTotals:
+        hello = await self._read_hello(connection.client)
+        connection.sni = hello.server_name
+        try:
+            route = parse_route_name(hello.server_name)
+        except UnknownRouteNameError as error:
+            raise _Rejected(EventKind.UNKNOWN_ROUTE, str(error)) from None
+        connection.route = route
+        candidates = self._routes.upstreams(route.service, route.port, route.subset)
+        if not candidates:
+            raise _Rejected(
+                EventKind.NO_UPSTREAM, f"the route table has no upstream for {route.service!r}"
+            )
+        upstream = await self._connect(connection, candidates)
+        client = connection.client.transport
+        assert client is not None and connection.upstream_transport is not None
+        closed: asyncio.Future[RelayTotals] = asyncio.get_running_loop().create_future()
+        connection.relay = Relay(
+            client, connection.upstream_transport, _resolver(closed), high_water=self._high_water
+        )
+        connection.upstream = upstream
+        connection.relay.start(hello.raw)
+        return await closed
+
+    async def _read_hello(self, client: _HelloProtocol) -> ClientHello:
+        try:
+            async with asyncio.timeout(self._hello_timeout):
+                return await client.hello
+        except TimeoutError:
+            raise _Rejected(
+                EventKind.HELLO_TIMEOUT,
+                f"no complete ClientHello within {self._hello_timeout}s "
+                f"({client.bytes_read} bytes read)",
+            ) from None
+
+    async def _connect(self, connection: _Connection, candidates: Sequence[Upstream]) -> Upstream:
+        loop = asyncio.get_running_loop()
+        failures: list[str] = []
+        for upstream in candidates:
+            try:
+                async with asyncio.timeout(self._connect_timeout):
+                    transport, _ = await loop.create_connection(
+                        HeldProtocol, upstream.address, upstream.port
+                    )
+            except OSError as error:  # TimeoutError included
+                reason = str(error) or f"no answer within {self._connect_timeout}s"
+                failures.append(f"{upstream.address}:{upstream.port} ({reason})")
+                self._emit(
+                    connection.event(EventKind.UPSTREAM_CONNECT_FAILED, reason, upstream=upstream)
+                )
+                continue
+            assert isinstance(transport, asyncio.Transport)
+            connection.upstream_transport = transport
+            return upstream
+        raise _Rejected(
+            EventKind.UPSTREAMS_UNREACHABLE, "every upstream failed: " + "; ".join(failures)
+        )
+
+    def _emit(self, event: ConnectionEvent) -> None:
+        if self._on_event is None:
+            return
+        try:
+            self._on_event(event)
+        except Exception:
+            # A broken metrics hook must not take connections down with it.
+            logger.exception("gateway event hook failed on %s", event.kind)
+
+
+def _resolver(closed: asyncio.Future[RelayTotals]) -> Callable[[RelayTotals], None]:
+    def resolve(totals: RelayTotals) -> None:
+        # The waiting task may have been cancelled by stop(), which cancels this future too.
+        if not closed.done():
+            closed.set_result(totals)
+
+    return resolve
+
+
+def _describe(totals: RelayTotals) -> str:
+    return f"{totals.end}" if totals.error is None else f"{totals.end}: {totals.error}"
