@@ -109,7 +109,11 @@ def classify(exc: Exception, doing: str) -> ProviderError | None:
             ProviderErrorKind.UNAVAILABLE, f"GCP {doing} could not reach Compute: {exc}"
         )
     if isinstance(exc, google.auth.exceptions.GoogleAuthError):
-        return ProviderError(ProviderErrorKind.AUTH, f"GCP {doing}: credentials unusable: {exc}")
+        return ProviderError(
+            ProviderErrorKind.AUTH,
+            f"GCP {doing}: credentials rejected or unusable ({exc}); check them and grant the"
+            " discovery identity roles/compute.viewer on the project",
+        )
     return None
 
 
