@@ -13,6 +13,7 @@ health checks, so a check also proves that the target still accepts connections.
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -151,7 +152,9 @@ async def _connect(
     except ssl.SSLError as exc:
         return ProbeResult(False, f"handshake failed: {exc.reason or exc}")
     except OSError as exc:
-        return ProbeResult(False, f"connect failed: {exc.strerror or exc}")
+        # asyncio words every refusal as "Connect call failed (...)"; the errno says why.
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        return ProbeResult(False, f"connect failed: {reason}")
     # The verdict is in; a peer that is slow to close must not turn it into a failure.
     writer.close()
     with suppress(OSError, TimeoutError):
