@@ -1,0 +1,24 @@
+"""The admin API application: middlewares, then every route table."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from federation.api.context import CONTEXT, ApiContext
+from federation.api.endpoints import endpoint_routes
+from federation.api.middleware import authorization, problem_details, request_context
+from federation.api.objects import object_routes
+from federation.api.routing import register
+from federation.api.system import freeze_openapi, system_routes
+
+MAX_BODY = 1024 * 1024
+
+
+def build_app(ctx: ApiContext) -> web.Application:
+    app = web.Application(
+        middlewares=[request_context, problem_details, authorization], client_max_size=MAX_BODY
+    )
+    app[CONTEXT] = ctx
+    register(app, system_routes() + object_routes() + endpoint_routes())
+    freeze_openapi(app)
+    return app

@@ -1,0 +1,154 @@
+"""The ``meshfed`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from federation import __version__
+from federation.config import dump_json_schema, load_config
+from federation.config_checks import missing_files
+from federation.logs import configure_logging
+from federation.model import Role
+from federation.problems import InvalidInputError, Problem
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _print_problems(source: str, problems: Sequence[Problem], label: str = "error") -> None:
+    for problem in problems:
+        print(f"{source}: {label}: {problem.path or '(document)'}: {problem.message}")
+        if problem.hint:
+            print(f"    hint: {problem.hint}")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    failed = False
+    for name in args.files:
+        try:
+            config = load_config(name)
+        except InvalidInputError as exc:
+            _print_problems(name, exc.problems)
+            failed = True
+            continue
+        warnings = missing_files(config, Path(name).resolve().parent)
+        _print_problems(name, warnings, "warning")
+        print(f"{name}: ok" + (f" ({len(warnings)} warning(s))" if warnings else ""))
+    return 1 if failed else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    print(dump_json_schema())
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from federation.service import load_for_serving, serve_until_signal
+
+    configure_logging(args.log_level)
+    try:
+        config = load_for_serving(args.config)
+    except InvalidInputError as exc:
+        _print_problems(args.config, exc.problems)
+        return 1
+    asyncio.run(serve_until_signal(config, args.store))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from federation.demo import run_demo
+
+    return asyncio.run(run_demo(args.duration))
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from federation.token_command import create_token
+
+    return asyncio.run(create_token(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="meshfed",
+        description="Federate service meshes across AWS, GCP and Azure.",
+        epilog="Run `meshfed COMMAND --help` for a command's options and an example.",
+    )
+    parser.add_argument("--version", action="version", version=f"meshfed {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str, example: str, run: Command) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=f"example:\n  {example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.set_defaults(run=run)
+        return sub
+
+    sub = command(
+        "serve",
+        "run the service: API, discovery, scheduler, trust",
+        "meshfed serve --config meshfed.yaml",
+        cmd_serve,
+    )
+    sub.add_argument("--config", required=True, help="the meshfed.yaml to serve")
+    sub.add_argument("--store", help="store URL, overriding the config's (redis://…, sqlite:///…)")
+    sub.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    sub = command(
+        "demo",
+        "run a whole federation on this machine, no cloud needed",
+        "meshfed demo --duration 30",
+        cmd_demo,
+    )
+    sub.add_argument("--duration", type=float, default=20.0, help="seconds to keep serving")
+
+    sub = command(
+        "validate",
+        "check config files; exit 0 when clean, 1 with problems",
+        "meshfed validate meshfed.yaml",
+        cmd_validate,
+    )
+    sub.add_argument("files", nargs="+", metavar="FILE")
+
+    command(
+        "schema",
+        "print the config file's JSON Schema",
+        "meshfed schema > meshfed.schema.json",
+        cmd_schema,
+    )
+
+    token = command(
+        "token",
+        "manage API tokens",
+        "meshfed token create --role operator --config meshfed.yaml",
+        cmd_token_create,
+    )
+    token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    create = token_commands.add_parser(
+        "create",
+        help="create a token; prints it once and stores only its hash",
+        epilog="example:\n  meshfed token create --role operator --name ci --config meshfed.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--name", help="who the token is for (default: ROLE-RANDOM)")
+    where = create.add_mutually_exclusive_group(required=True)
+    where.add_argument("--config", help="use the store this config names")
+    where.add_argument("--store", help="store URL")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    run: Command = args.run
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""``meshfed serve``: the one place that builds the object graph and runs it until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from federation.api.app import build_app
+from federation.api.context import ApiContext
+from federation.audit_log import AuditLog
+from federation.config import load_config
+from federation.config_checks import missing_files
+from federation.metrics import Metrics
+from federation.model import MeshfedConfig
+from federation.problems import InvalidInputError
+from federation.resources import ConfigState
+from federation.store import open_store
+from federation.tokens import TokenRegistry
+
+log = logging.getLogger("meshfed.serve")
+
+
+@dataclass(frozen=True, slots=True)
+class Running:
+    url: str
+    context: ApiContext
+
+
+def load_for_serving(path: str | Path) -> MeshfedConfig:
+    """Load the config; files it names must exist (``validate`` only warns about them)."""
+    config = load_config(path)
+    problems = missing_files(config, Path(path).resolve().parent)
+    if problems:
+        raise InvalidInputError(problems, str(path))
+    return config
+
+
+@asynccontextmanager
+async def running_service(
+    config: MeshfedConfig, *, store_url: str | None = None, listen: str | None = None
+) -> AsyncIterator[Running]:
+    """Start everything the config describes; stop it all, draining requests, on exit."""
+    store = open_store(store_url or config.store)
+    try:
+        metrics = Metrics()
+        state = ConfigState(store, config)
+        if await state.seed(config):
+            log.info("config file objects applied to the store")
+        ctx = ApiContext(
+            store=store,
+            config=state,
+            tokens=TokenRegistry(store, config.api.tokens),
+            audit=AuditLog(store, metrics),
+            metrics=metrics,
+            metrics_public=config.api.metrics,
+        )
+        host, _, port = (listen or config.api.listen).rpartition(":")
+        runner = web.AppRunner(
+            build_app(ctx),
+            shutdown_timeout=config.api.drain_timeout.total_seconds(),
+            access_log=None,
+            handle_signals=False,
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, host, int(port))
+        await site.start()
+        bound = runner.addresses[0]
+        url = f"http://{host}:{bound[1]}"
+        ctx.ready = True
+        log.info("serving", extra={"url": url, "store": store_url or config.store})
+        try:
+            yield Running(url, ctx)
+        finally:
+            ctx.ready = False
+            log.info("draining", extra={"timeout_s": config.api.drain_timeout.total_seconds()})
+            await runner.cleanup()
+    finally:
+        await store.close()
+
+
+async def serve_until_signal(config: MeshfedConfig, store_url: str | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with running_service(config, store_url=store_url):
+        await stop.wait()
+    log.info("stopped")
