@@ -39,7 +39,14 @@ class GeoIPDatabase:
     A sound replacement is swapped in atomically; a corrupt one is rejected, recorded in
     ``last_error``, and the database already loaded keeps serving.
 
-    Safe to share between threads. Lookups never wait for a reload.
+    Safe to share between threads. No lookup waits for another thread's reload: the lookup
+    that finds the file changed opens it, the others carry on with the loaded copy. Lookups
+    read a memory map, so they may touch the disk; from asyncio, call them in a thread.
+
+    Replace the file by renaming a complete copy over it (as geoipupdate does). A file
+    rewritten in place is picked up too, but until then lookups read the old mapping of the
+    changing file: they may see a mix of versions, and if the file shrank the kernel kills
+    the process with SIGBUS, which no mmap reader can catch.
     """
 
     def __init__(

@@ -147,3 +147,12 @@ def wait_for_more_lookups(seen: list[str | None], at_least: int) -> None:
     while len(seen) < at_least:
         assert time.monotonic() < deadline, "lookup threads stopped making progress"
         time.sleep(0.001)
+
+
+def test_rejected_file_is_not_reopened_until_it_changes(tmp_path: Path, live: Path) -> None:
+    db = GeoIPDatabase(live)
+    publish(corrupt_search_tree(live, tmp_path / "bad.mmdb"), live)
+    db.reload_if_changed()
+    first_error = db.last_error
+    assert db.reload_if_changed() is False
+    assert db.last_error is first_error
