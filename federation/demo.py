@@ -58,7 +58,10 @@ async def run_demo(duration: float) -> int:
             token, _ = await running.context.tokens.create("demo-admin", Role.ADMIN)
             console.print(f"[bold]meshfed demo[/] serving the admin API at {running.url}")
             console.print(f"admin token (shown once): {token}")
-            console.print(f"  curl -H 'Authorization: Bearer {token}' {running.url}/v1/clusters")
+            console.print(
+                f"  curl -H 'Authorization: Bearer {token}' {running.url}/v1/clusters",
+                soft_wrap=True,
+            )
             await _tour(console, running.url, token)
             console.print(f"serving for {duration:g} s more; press Ctrl-C to stop sooner")
             with contextlib.suppress(asyncio.CancelledError):

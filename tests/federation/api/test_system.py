@@ -18,19 +18,21 @@ async def test_readyz_reports_store_and_config(api: Api) -> None:
 
 async def test_readyz_follows_a_real_redis_store_going_down_and_up() -> None:
     with RedisServer() as redis:
-        async with running_service(api_config(), store_url=redis.url) as running:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
-                url = running.url + "/readyz"
-                async with http.get(url) as response:
-                    assert response.status == 200
-                redis.stop()
-                async with http.get(url) as response:
-                    body = await response.json()
-                    assert response.status == 503
-                    assert body["checks"]["store"].startswith("unreachable")
-                redis.start()
-                async with http.get(url) as response:
-                    assert response.status == 200
+        async with (
+            running_service(api_config(), store_url=redis.url) as running,
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http,
+        ):
+            url = running.url + "/readyz"
+            async with http.get(url) as response:
+                assert response.status == 200
+            redis.stop()
+            async with http.get(url) as response:
+                body = await response.json()
+                assert response.status == 503
+                assert body["checks"]["store"].startswith("unreachable")
+            redis.start()
+            async with http.get(url) as response:
+                assert response.status == 200
 
 
 async def test_metrics_count_requests_by_route(api: Api) -> None:
