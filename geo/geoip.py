@@ -110,8 +110,9 @@ class GeoIPDatabase:
             return self._reload_locked()
 
     def close(self) -> None:
-        self._closed = True
-        self._current.reader.close()
+        with self._reload_lock:
+            self._closed = True
+            self._current.reader.close()
 
     def __enter__(self) -> "GeoIPDatabase":
         return self
@@ -132,6 +133,8 @@ class GeoIPDatabase:
             self._reload_lock.release()
 
     def _reload_locked(self) -> bool:
+        if self._closed:
+            return False
         try:
             signature = FileSignature.of(os.stat(self._path))
         except OSError as exc:

@@ -156,3 +156,12 @@ def test_rejected_file_is_not_reopened_until_it_changes(tmp_path: Path, live: Pa
     first_error = db.last_error
     assert db.reload_if_changed() is False
     assert db.last_error is first_error
+
+
+def test_closed_database_does_not_reopen_a_replacement(tmp_path: Path, live: Path) -> None:
+    db = GeoIPDatabase(live)
+    db.close()
+    publish(city_version(tmp_path, "Paris"), live)
+    assert db.reload_if_changed() is False
+    with pytest.raises(GeoDatabaseError, match="closed"):
+        db.lookup(CLIENT)
