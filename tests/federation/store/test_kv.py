@@ -119,17 +119,23 @@ async def test_ping_succeeds_on_a_reachable_store(store: Store) -> None:
 async def test_fifty_concurrent_cas_increments_lose_no_update(store: Store) -> None:
     await store.put("counter", b"0")
 
+    conflicts = 0
+
     async def increment() -> None:
+        nonlocal conflicts
         while True:
             current = await store.get("counter")
             assert current is not None
+            # Yield between read and write so that even the in-process store interleaves.
+            await asyncio.sleep(0)
             following = str(int(current.value) + 1).encode()
             try:
                 await store.put("counter", following, expect_revision=current.revision)
                 return
             except ConflictError:
-                continue
+                conflicts += 1
 
     await asyncio.gather(*(increment() for _ in range(50)))
     final = await store.get("counter")
     assert final is not None and final.value == b"50"
+    assert conflicts > 0, "the writers never raced, so the test proved nothing"

@@ -1,0 +1,143 @@
+"""What only the Redis backend promises: a dead or hung Redis fails fast, and recovery works."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
+from typing import Any
+
+import pytest
+
+from federation.store import (
+    ChangeEvent,
+    ChangeKind,
+    RedisStore,
+    StoreUnavailableError,
+    open_store,
+)
+from tests.federation.store.helpers import eventually, take
+from tests.support.redis_server import RedisServer, redis_server_fixture
+
+# The store promises about two seconds; the rest is slack for a busy test machine.
+FAIL_FAST = 3.5
+
+redis_outage_server = redis_server_fixture(scope="function", name="redis_outage_server")
+redis_durable_server = redis_server_fixture(
+    scope="function", name="redis_durable_server", persistence=True
+)
+
+
+@pytest.fixture
+async def outage_store(redis_outage_server: RedisServer) -> AsyncIterator[RedisStore]:
+    store = RedisStore.from_url(redis_outage_server.url, where=redis_outage_server.url)
+    yield store
+    await store.close()
+
+
+def operations(store: RedisStore) -> list[tuple[str, Callable[[], Awaitable[Any]]]]:
+    async def first_watch_event() -> Any:
+        async with aclosing(store.watch("")) as events:
+            return await take(events, 1, within=30)
+
+    return [
+        ("ping", store.ping),
+        ("get", lambda: store.get("k")),
+        ("put", lambda: store.put("k", b"v")),
+        ("delete", lambda: store.delete("k")),
+        ("list_prefix", lambda: store.list_prefix("")),
+        ("revision", store.revision),
+        ("append", lambda: store.append("audit", b"x")),
+        ("read_log", lambda: store.read_log("audit")),
+        ("acquire_lease", lambda: store.acquire_lease("leader", "a", 5.0)),
+        ("watch", first_watch_event),
+    ]
+
+
+async def assert_every_operation_fails_fast(store: RedisStore, server: RedisServer) -> None:
+    for name, operation in operations(store):
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailableError, match=f"127.0.0.1:{server.port}"):
+            await operation()
+        elapsed = time.monotonic() - started
+        assert elapsed < FAIL_FAST, f"{name} took {elapsed:.1f}s to report the outage"
+
+
+async def test_a_stopped_redis_fails_every_operation_fast_and_recovers(
+    outage_store: RedisStore, redis_outage_server: RedisServer
+) -> None:
+    await outage_store.put("k", b"before")
+    redis_outage_server.stop()
+    await assert_every_operation_fails_fast(outage_store, redis_outage_server)
+
+    redis_outage_server.start()
+    await eventually(lambda: _answers(outage_store))
+    written = await outage_store.put("k", b"after")
+    assert await outage_store.get("k") == written
+    assert (await outage_store.append("audit", b"x")).seq == 1
+
+
+async def test_a_hung_redis_fails_operations_within_the_bound(
+    outage_store: RedisStore, redis_outage_server: RedisServer
+) -> None:
+    await outage_store.put("k", b"v")
+    redis_outage_server.freeze()
+    try:
+        for name, operation in operations(outage_store)[:3]:
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailableError):
+                await operation()
+            assert time.monotonic() - started < FAIL_FAST, f"{name} hung on a frozen Redis"
+    finally:
+        redis_outage_server.thaw()
+    record = await eventually(lambda: _get_when_answering(outage_store))
+    assert record == b"v"
+
+
+async def test_a_watcher_cut_off_by_an_outage_resumes_from_its_last_revision(
+    redis_durable_server: RedisServer,
+) -> None:
+    server = redis_durable_server
+    store = RedisStore.from_url(server.url, where=server.url)
+    try:
+        await store.put("w/a", b"1")
+        async with aclosing(store.watch("w/")) as events:
+            seen = await take(events, 1)
+            server.stop()
+            with pytest.raises(StoreUnavailableError):
+                await take(events, 1)
+        server.start()
+        await eventually(lambda: _answers(store))
+        written = await store.put("w/b", b"2")
+        assert written.revision == seen[-1].revision + 1
+        async with aclosing(store.watch("w/", since_revision=seen[-1].revision)) as events:
+            assert await take(events, 1) == [
+                ChangeEvent(ChangeKind.PUT, "w/b", b"2", written.revision)
+            ]
+    finally:
+        await store.close()
+
+
+async def test_open_store_reads_a_redis_url(redis_server: RedisServer) -> None:
+    store = open_store(redis_server.url.replace("/0", "/3"))
+    try:
+        written = await store.put("url/k", b"v")
+        assert await store.get("url/k") == written
+    finally:
+        await store.close()
+
+
+async def _answers(store: RedisStore) -> bool | None:
+    try:
+        await store.ping()
+    except StoreUnavailableError:
+        return None
+    return True
+
+
+async def _get_when_answering(store: RedisStore) -> bytes | None:
+    try:
+        record = await store.get("k")
+    except StoreUnavailableError:
+        return None
+    return None if record is None else record.value
