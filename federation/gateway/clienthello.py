@@ -74,12 +74,6 @@ class ClientHelloReader:
                 server_name, alpn = parse_client_hello_body(body)
                 self._hello = ClientHello(server_name, alpn, bytes(self._received))
                 return self._hello
-        if len(self._received) > self._max_hello_bytes:
-            raise ClientHelloError(
-                HelloErrorKind.OVERSIZED,
-                f"{len(self._received)} bytes read without a complete ClientHello, over the "
-                f"{self._max_hello_bytes}-byte bound; raise max_hello_bytes if clients need it",
-            )
         return None
 
     def _next_fragment(self) -> bytes | None:
@@ -89,6 +83,13 @@ class ClientHelloReader:
         if len(header) < RECORD_HEADER_BYTES:
             return None
         end = start + RECORD_HEADER_BYTES + int.from_bytes(header[3:5], "big")
+        if end > self._max_hello_bytes:
+            # Judged on the header, before the record's bytes are buffered.
+            raise ClientHelloError(
+                HelloErrorKind.OVERSIZED,
+                f"the ClientHello's records run past {self._max_hello_bytes} bytes; "
+                "raise max_hello_bytes if clients need it",
+            )
         if len(self._received) < end:
             return None
         self._next_record = end
