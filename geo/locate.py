@@ -38,11 +38,7 @@ class _Point:
 
 
 class Locator:
-    """Turns a client IP or region key into a ClientLocation, falling back to a default.
-
-    ``candidate_regions`` (region keys, e.g. the regions clusters run in) restricts which
-    region a GeoIP2 location is matched to; None means every region in the catalog.
-    """
+    """Turns a client IP or region key into a ClientLocation, falling back to a default."""
 
     def __init__(
         self,
@@ -63,16 +59,12 @@ class Locator:
     ) -> ClientLocation:
         """Where ``ip`` is; when GeoIP2 cannot say, the default location with the reason.
 
-        Raises InvalidAddressError when ``ip`` is not an IP address, and UnknownRegionError
-        or ValueError for unknown or no ``candidate_regions``.
+        ``candidate_regions`` (region keys, e.g. the regions this service's clusters run in)
+        restricts which region the client is matched to; None means the whole catalog.
+        Raises InvalidAddressError when ``ip`` is not an IP address, UnknownRegionError for
+        an unknown candidate and ValueError for an empty collection of them.
         """
-        if candidate_regions is not None:
-            if not candidate_regions:
-                raise ValueError(
-                    "candidate_regions is empty; pass None to consider every catalog region"
-                )
-            for key in candidate_regions:
-                self._catalog.get_key(key)
+        self._check_candidates(candidate_regions)
         reason = unroutable_reason(parse_ip(ip))
         if reason is not None:
             article = "an" if reason[0] in "aeiou" else "a"
@@ -90,19 +82,38 @@ class Locator:
         if found.lat is not None and found.lon is not None:
             point = _Point(found.lat, found.lon, found.country, found.continent, found.city)
             return self._near(point, candidate_regions, f"client located by {label}: {place}")
+        return self._in_country(ip, found.country, found.continent, label, candidate_regions)
+
+    def _in_country(
+        self,
+        ip: str,
+        country: str,
+        continent: str,
+        label: str,
+        candidate_regions: Collection[str] | None,
+    ) -> ClientLocation:
         # A Country database has no coordinates; the middle of the country's cloud regions
         # stands in for the client, which is as precise as the catalog needs.
-        in_country = [r for r in self._catalog.regions() if r.country == found.country]
+        in_country = [r for r in self._catalog.regions() if r.country == country]
         if not in_country:
-            return self._fallback(f"{label} places {ip} in {place}, which has no cloud region")
+            return self._fallback(f"{label} places {ip} in {country}, which has no cloud region")
         lat, lon = fmean(r.lat for r in in_country), fmean(r.lon for r in in_country)
-        point = _Point(lat, lon, found.country, found.continent, None)
         return self._near(
-            point,
+            _Point(lat, lon, country, continent, None),
             candidate_regions,
-            f"client located by {label}: {place} (at the centre of its cloud regions; "
+            f"client located by {label}: {country} (at the centre of its cloud regions; "
             "the database has no coordinates)",
         )
+
+    def _check_candidates(self, candidate_regions: Collection[str] | None) -> None:
+        if candidate_regions is None:
+            return
+        if not candidate_regions:
+            raise ValueError(
+                "candidate_regions is empty; pass None to consider every catalog region"
+            )
+        for key in candidate_regions:
+            self._catalog.get_key(key)
 
     def _near(
         self, point: _Point, candidate_regions: Collection[str] | None, description: str
