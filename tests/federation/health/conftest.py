@@ -40,7 +40,7 @@ async def tls_server(pki: Pki) -> AsyncIterator[TlsServer]:
     def remember_sni(_sock: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
         names.append(name)
 
-    context.sni_callback = remember_sni  # type: ignore[assignment]
+    context.sni_callback = remember_sni
     listener = SwitchableListener(context)
     await listener.start()
     yield TlsServer(listener, names, context)
