@@ -156,11 +156,7 @@ class BackgroundServer:
 
 # Compute's default (and largest) page for list calls.
 GCP_MAX_RESULTS = 500
-COLLECTIONS = {
-    "instances": "instances",
-    "forwardingRules": "forwardingRules",
-    "networkEndpointGroups": "networkEndpointGroups",
-}
+COLLECTIONS = frozenset({"instances", "forwardingRules", "networkEndpointGroups"})
 EXTRA_SCOPES = ("zones/us-central1-a", "regions/us-central1")
 
 
@@ -298,16 +294,16 @@ class GcpFake(FakeCloudBase):
 
     async def _aggregated(self, request: web.Request) -> web.Response:
         project = request.match_info["project"]
-        collection = COLLECTIONS.get(request.match_info["collection"])
-        if collection is None:
+        collection = request.match_info["collection"]
+        if collection not in COLLECTIONS:
             return web.json_response(self.error_body(404), status=404)
         filter_ = request.query.get("filter", "")
         self.filters.append((collection, filter_))
         matches = _filter_matcher(filter_)
         if matches is None:
-            body = self.error_body(400)
-            body["error"]["message"] = f"Invalid value for field 'filter': '{filter_}'."
-            return web.json_response(body, status=400)
+            refusal = self.error_body(400)
+            refusal["error"]["message"] = f"Invalid value for field 'filter': '{filter_}'."
+            return web.json_response(refusal, status=400)
         listed = [(s, r) for s, r in self.resources.get((project, collection), []) if matches(r)]
         offset, size = _paging(request)
         items: dict[str, Any] = {}
