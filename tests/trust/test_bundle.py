@@ -36,8 +36,9 @@ def test_jwks_carries_sequence_refresh_hint_and_one_x509_svid_key_per_root(
     [jwk] = document["keys"]
     assert jwk["use"] == "x509-svid"
     assert jwk["kty"] == "EC" and jwk["crv"] == "P-256"
-    numbers = acme_ca.root_cert.public_key().public_numbers()
-    assert isinstance(numbers, ec.EllipticCurvePublicNumbers)
+    key = acme_ca.root_cert.public_key()
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    numbers = key.public_numbers()
     assert (_b64url_int(jwk["x"]), _b64url_int(jwk["y"])) == (numbers.x, numbers.y)
     assert base64.b64decode(jwk["x5c"][0]) == acme_ca.root_cert.public_bytes(
         serialization.Encoding.DER
@@ -47,8 +48,9 @@ def test_jwks_carries_sequence_refresh_hint_and_one_x509_svid_key_per_root(
 def test_rsa_roots_are_published_with_modulus_and_exponent(now: datetime) -> None:
     ca = create_authority("rsa.test", now, key_type="rsa-3072")
     [jwk] = bundle_of(ca).to_jwks()["keys"]
-    numbers = ca.root_cert.public_key().public_numbers()
-    assert isinstance(numbers, rsa.RSAPublicNumbers)
+    key = ca.root_cert.public_key()
+    assert isinstance(key, rsa.RSAPublicKey)
+    numbers = key.public_numbers()
     assert jwk["kty"] == "RSA" and jwk["e"] == "AQAB"
     assert _b64url_int(jwk["n"]) == numbers.n
     assert parse_jwks("rsa.test", bundle_of(ca).to_json()).roots == ca.roots
@@ -69,7 +71,7 @@ def test_keys_with_other_uses_are_ignored(acme_ca: CertificateAuthority) -> None
 
 
 def _mutated(document: dict[str, Any], path: str, value: object) -> dict[str, Any]:
-    copy = json.loads(json.dumps(document))
+    copy: dict[str, Any] = json.loads(json.dumps(document))
     if path.startswith("keys.0."):
         copy["keys"][0][path.removeprefix("keys.0.")] = value
     else:
@@ -141,7 +143,7 @@ def test_bundle_set_selects_roots_by_trust_domain(
 ) -> None:
     assert federated.for_trust_domain(ACME).roots == acme_ca.roots
     assert federated.for_trust_domain(PARTNER).roots == partner_ca.roots
-    with pytest.raises(UnknownTrustDomainError, match="'other.test'.*federates_with"):
+    with pytest.raises(UnknownTrustDomainError, match=r"'other\.test'.*federates_with"):
         federated.for_trust_domain("other.test")
 
 

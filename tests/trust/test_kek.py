@@ -50,9 +50,9 @@ def test_env_kek_is_used_and_wins_over_the_file(tmp_path: Path) -> None:
 
 
 def test_missing_kek_says_what_to_provide(tmp_path: Path) -> None:
-    with pytest.raises(KekError, match=f"{KEK_ENV}.*kek_file"):
+    with pytest.raises(KekError, match=rf"{KEK_ENV}.*kek_file"):
         load_kek(None, {})
-    with pytest.raises(KekError, match="does not exist.*trust init"):
+    with pytest.raises(KekError, match=r"does not exist.*trust init"):
         load_kek(tmp_path / "absent", {})
 
 

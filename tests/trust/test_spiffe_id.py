@@ -31,7 +31,9 @@ paths = st.lists(segments, max_size=6).map(lambda segs: "".join("/" + s for s in
         ("spiffe://td/...", "td", "/..."),
     ],
 )
-def test_valid_ids_parse_into_trust_domain_and_path(text: str, trust_domain: str, path: str) -> None:
+def test_valid_ids_parse_into_trust_domain_and_path(
+    text: str, trust_domain: str, path: str
+) -> None:
     assert parse_spiffe_id(text) == SpiffeId(trust_domain, path)
 
 

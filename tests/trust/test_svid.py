@@ -151,7 +151,9 @@ def test_leaf_follows_the_x509_svid_profile(
 def test_issued_svid_carries_chain_bundle_and_a_24h_default_ttl(
     acme_ca: CertificateAuthority, now: datetime
 ) -> None:
-    issued = issue_svid(acme_ca, create_csr(SpiffeId(ACME, "/a")).csr_pem, f"spiffe://{ACME}/a", now)
+    issued = issue_svid(
+        acme_ca, create_csr(SpiffeId(ACME, "/a")).csr_pem, f"spiffe://{ACME}/a", now
+    )
     chain = x509.load_pem_x509_certificates(issued.chain_pem.encode())
     assert [c.subject for c in chain] == [
         x509.load_pem_x509_certificate(issued.leaf_pem.encode()).subject,

@@ -81,7 +81,9 @@ def test_path_length_of_the_intermediate_is_enforced(
         ACME, key, acme_ca.intermediate_cert, acme_ca.intermediate_key, now, timedelta(days=1)
     )
     leaf = _leaf(WEB, nested, key, now)
-    message = _refused([leaf, nested, acme_ca.intermediate_cert], BundleSet((bundle_of(acme_ca),)), now)
+    message = _refused(
+        [leaf, nested, acme_ca.intermediate_cert], BundleSet((bundle_of(acme_ca),)), now
+    )
     assert "pathLen 0" in message
 
 
@@ -91,7 +93,11 @@ def test_path_length_of_the_intermediate_is_enforced(
     ids=["expired", "not-yet-valid"],
 )
 def test_svid_outside_its_validity_is_refused(
-    acme_ca: CertificateAuthority, federated: BundleSet, now: datetime, offset: timedelta, ttl: timedelta
+    acme_ca: CertificateAuthority,
+    federated: BundleSet,
+    now: datetime,
+    offset: timedelta,
+    ttl: timedelta,
 ) -> None:
     workload = issue_workload(acme_ca, str(WEB), now + offset, ttl)
     assert "renew it" in _refused(_chain(workload.svid.chain_pem), federated, now)
