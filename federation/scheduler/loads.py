@@ -53,11 +53,9 @@ def health_score(counts: HostCounts, overprovisioning_percent: int) -> int:
 
 
 def below_panic_threshold(counts: HostCounts, panic_threshold: float) -> bool:
-    # Envoy isHostSetInPanic(): an empty level counts as 0% healthy. Compared without
-    # division, so exactly 50% at threshold 50 is not below it.
-    return counts.healthy * 100 < panic_threshold * counts.total or (
-        counts.total == 0 and panic_threshold > 0
-    )
+    # Compared without division, so exactly 50% at threshold 50 is not below it. A level with
+    # no hosts has nothing to balance over, so it is never reported in panic.
+    return counts.healthy * 100 < panic_threshold * counts.total
 
 
 def priority_load(
@@ -66,22 +64,13 @@ def priority_load(
     health = tuple(health_score(level, overprovisioning_percent) for level in levels)
     normalized = min(100, sum(health))
     # Envoy panic threshold: panic is only considered once the levels together cannot take
-    # all traffic (normalized total health below 100).
+    # all traffic (normalized total health below 100); the load split itself stays the
+    # priority-level split either way (both Envoy pages; see routing.md for total panic).
     panic = tuple(
         normalized < 100 and below_panic_threshold(level, panic_threshold) for level in levels
     )
-    if levels and all(panic):
-        loads = _load_in_total_panic(levels)
-    elif normalized == 0:
-        # Panic is off and nothing is healthy: Envoy nominally gives P=0 everything, and the
-        # pick then finds no healthy host ("no healthy upstream").
-        loads = tuple(100 if index == 0 else 0 for index in range(len(levels)))
-    else:
-        loads = _load_by_health(health, normalized)
-    return PriorityLoad(loads, panic, health, normalized)
-
-
-def _load_by_health(health: Sequence[int], normalized: int) -> tuple[int, ...]:
+    if normalized == 0:
+        return PriorityLoad(_all_to_first_level_with_hosts(levels), panic, health, 0)
     loads: list[int] = []
     remaining = 100
     for score in health:
@@ -94,19 +83,15 @@ def _load_by_health(health: Sequence[int], normalized: int) -> tuple[int, ...]:
         # with any health. Two rows of Envoy's docs tables round differently; see routing.md.
         first_healthy = next(index for index, score in enumerate(health) if score > 0)
         loads[first_healthy] += remaining
-    return tuple(loads)
+    return PriorityLoad(tuple(loads), panic, health, normalized)
 
 
-def _load_in_total_panic(levels: Sequence[HostCounts]) -> tuple[int, ...]:
-    # Envoy recalculateLoadInTotalPanic(): when every level is in panic, health says nothing
-    # useful, so load follows host counts; the remainder goes to the first level with hosts.
-    hosts = sum(level.total for level in levels)
-    if hosts == 0:
-        return tuple(100 if index == 0 else 0 for index in range(len(levels)))
-    loads = [100 * level.total // hosts for level in levels]
-    first = next(index for index, level in enumerate(levels) if level.total > 0)
-    loads[first] += 100 - sum(loads)
-    return tuple(loads)
+def _all_to_first_level_with_hosts(levels: Sequence[HostCounts]) -> tuple[int, ...]:
+    # Envoy panic threshold page: with every host unhealthy all traffic goes to P=0, which
+    # balances over all its hosts in panic (or, with panic off, finds "no healthy upstream").
+    # P=0 here is the first level that has hosts at all: an empty level could take nothing.
+    first = next((index for index, level in enumerate(levels) if level.total > 0), None)
+    return tuple(100 if index == first else 0 for index in range(len(levels)))
 
 
 def locality_shares(
