@@ -9,8 +9,9 @@ The sleep window is a departure: Envoy has none (it is Hystrix's idea). The brea
 when a limit overflows or after ``failure_threshold`` consecutive upstream failures reported
 through :meth:`CircuitBreaker.record_failure`. Tripped, it refuses every new request for
 ``sleep_window`` seconds; then it is half-open and admits exactly one trial request. A success
-closes it, a failure trips it again, and a trial released with no verdict (say, cancelled)
-lets the next request be the trial. ``sleep_window = 0`` gives Envoy's behaviour: limits only.
+closes it, a failure trips it again (verdicts are not tied to permits, so a straggler from
+before the trip counts too), and a trial released with no verdict (say, cancelled) lets the
+next request be the trial. ``sleep_window = 0`` gives Envoy's behaviour: limits only.
 
 The open state gates requests only; connection and pending counters stay plain resource
 limits. The breaker belongs to one event loop and takes no locks.

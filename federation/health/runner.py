@@ -73,7 +73,7 @@ OnTransition = Callable[[HealthTransition], Awaitable[None]]
 
 
 class _Watch:
-    """One target's checking; replaced, never reused, when the target changes."""
+    """One target's checking state; dropped with its task when the key goes away."""
 
     __slots__ = ("health", "target")
 
@@ -101,7 +101,12 @@ class HealthCheckRunner:
         self._running = False
 
     def set_targets(self, targets: Iterable[HealthTarget]) -> None:
-        """Replace the target set; a target whose probe changed starts over."""
+        """Replace the target set.
+
+        A target is its key: a known key keeps its health and counters and uses the new probe
+        from its next check on, so rebuilding equal targets on every registry update costs
+        nothing. Give a target a new key when its health should start over.
+        """
         self._targets = {t.key: t for t in targets}
         self._changed.set()
 
@@ -134,12 +139,14 @@ class HealthCheckRunner:
 
     def _reconcile(self, group: asyncio.TaskGroup) -> None:
         wanted = {k: t for k, t in self._targets.items() if self._owns(k)}
-        for key, (watch, task) in list(self._watches.items()):
-            if wanted.get(key) != watch.target:
+        for key, (_watch, task) in list(self._watches.items()):
+            if key not in wanted:
                 task.cancel()
                 del self._watches[key]
         for key, target in wanted.items():
-            if key not in self._watches:
+            if key in self._watches:
+                self._watches[key][0].target = target
+            else:
                 watch = _Watch(target)
                 self._watches[key] = (watch, group.create_task(self._check_forever(watch)))
 

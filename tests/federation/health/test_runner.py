@@ -315,3 +315,24 @@ async def test_a_runner_cannot_run_twice() -> None:
         await asyncio.sleep(0)
         with pytest.raises(RuntimeError, match="already running"):
             await runner.run()
+
+
+async def test_a_new_probe_for_a_known_key_keeps_its_health(
+    tcp_listener: SwitchableListener,
+) -> None:
+    first = RecordingProbe(TcpProbe(LOOPBACK, tcp_listener.port))
+    transitions = Transitions()
+    runner = HealthCheckRunner(_settings(), transitions)
+    runner.set_targets([HealthTarget("t", first)])
+    async with running(runner):
+        assert (await transitions.next()).current is H
+        # A rebuilt target for the same key: were health reset, its first pass would be
+        # reported as a second unhealthy -> healthy transition.
+        rebuilt = RecordingProbe(TcpProbe(LOOPBACK, tcp_listener.port))
+        runner.set_targets([HealthTarget("t", rebuilt)])
+        await rebuilt.wait_for_checks(1)
+        checks_of_first = len(first.results)
+        await rebuilt.wait_for_checks(4)
+        assert len(first.results) == checks_of_first
+        assert runner.health("t") is H
+    assert [t.current for t, _ in transitions.seen] == [H]
