@@ -57,7 +57,10 @@ def open_store(url: str) -> Store:
         case SqliteLocation(path=path):
             return SqliteStore(path)
         case RedisLocation(url=redis_url, where=where):
-            return RedisStore.from_url(redis_url, where=where)
+            try:
+                return RedisStore.from_url(redis_url, where=where)
+            except ValueError as exc:  # redis-py's own reading of the query options
+                raise StoreURLError(url, str(exc)) from exc
         case SentinelLocation():
             return RedisStore.from_sentinel(
                 location.sentinels,

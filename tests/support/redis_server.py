@@ -15,10 +15,12 @@ from __future__ import annotations
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,26 +55,40 @@ def redis_binary(name: str = "redis-server") -> str:
     return path
 
 
+@dataclass(frozen=True, slots=True)
+class RedisTLS:
+    """PEM files for a TLS-only server; clients are not asked for certificates."""
+
+    cert_file: Path
+    key_file: Path
+    ca_file: Path
+
+
 class RedisServer:
     def __init__(
         self,
         *,
         persistence: bool = False,
         password: str | None = None,
+        tls: RedisTLS | None = None,
         extra_args: tuple[str, ...] = (),
     ) -> None:
         self._binary = redis_binary()
         self._dir = Path(tempfile.mkdtemp(prefix="meshfed-redis-"))
         self._persistence = persistence
         self._password = password
+        self._tls = tls
         self._extra_args = extra_args
         self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
+        """``rediss://…?ssl_ca_certs=CA`` for a TLS server, so redis-py trusts its certificate."""
         auth = f":{self._password}@" if self._password else ""
-        return f"redis://{auth}127.0.0.1:{self.port}/0"
+        if self._tls is None:
+            return f"redis://{auth}127.0.0.1:{self.port}/0"
+        return f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={self._tls.ca_file}"
 
     @property
     def data_dir(self) -> Path:
@@ -83,8 +99,15 @@ class RedisServer:
         return self._process is not None and self._process.poll() is None
 
     def _command(self) -> list[str]:
-        args = [self._binary, "--port", str(self.port), "--bind", "127.0.0.1"]
-        args += ["--dir", str(self._dir), "--logfile", "redis.log", "--protected-mode", "no"]
+        if self._tls is None:
+            args = [self._binary, "--port", str(self.port)]
+        else:
+            args = [self._binary, "--port", "0", "--tls-port", str(self.port)]
+            args += ["--tls-cert-file", str(self._tls.cert_file)]
+            args += ["--tls-key-file", str(self._tls.key_file)]
+            args += ["--tls-ca-cert-file", str(self._tls.ca_file), "--tls-auth-clients", "no"]
+        args += ["--bind", "127.0.0.1", "--dir", str(self._dir), "--logfile", "redis.log"]
+        args += ["--protected-mode", "no"]
         if self._persistence:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
         else:
@@ -97,7 +120,7 @@ class RedisServer:
         if self.running:
             return
         self._process = subprocess.Popen(
-            self._command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            self._command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -116,7 +139,11 @@ class RedisServer:
 
     def _answers_ping(self) -> bool:
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as raw:
+                sock = raw
+                if self._tls is not None:
+                    context = ssl.create_default_context(cafile=self._tls.ca_file)
+                    sock = context.wrap_socket(raw, server_hostname="127.0.0.1")
                 sock.sendall(b"PING\r\n")
                 reply = sock.recv(64)
         except OSError:
@@ -136,7 +163,7 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-        self._reap()
+        self._process = None
 
     def freeze(self) -> None:
         """SIGSTOP: the port stays open but nothing answers, like a hung server."""
@@ -154,11 +181,6 @@ class RedisServer:
         if self._process.poll() is None:
             self._process.kill()
             self._process.wait()
-        self._reap()
-
-    def _reap(self) -> None:
-        if self._process is not None and self._process.stderr is not None:
-            self._process.stderr.close()
         self._process = None
 
     def cleanup(self) -> None:
@@ -171,6 +193,30 @@ class RedisServer:
 
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
+
+
+class RedisSentinel(RedisServer):
+    """A Sentinel watching ``master`` as ``service``; its ``url`` is the store's Sentinel URL."""
+
+    def __init__(self, master: RedisServer, *, service: str = "mymaster") -> None:
+        super().__init__()
+        self.master = master
+        self.service = service
+
+    @property
+    def url(self) -> str:
+        return f"redis+sentinel://127.0.0.1:{self.port}/{self.service}/0"
+
+    def _command(self) -> list[str]:
+        config = self._dir / "sentinel.conf"
+        # Sentinel rewrites its config as it learns; a restart keeps what it learnt.
+        if not config.exists():
+            config.write_text(
+                f"port {self.port}\nbind 127.0.0.1\nprotected-mode no\n"
+                f"dir {self._dir}\nlogfile redis.log\n"
+                f"sentinel monitor {self.service} 127.0.0.1 {self.master.port} 1\n"
+            )
+        return [self._binary, str(config), "--sentinel"]
 
 
 def redis_server_fixture(

@@ -81,6 +81,11 @@ def test_malformed_urls_raise_an_error_naming_the_problem_and_the_accepted_forms
     assert isinstance(caught.value, ValueError)
 
 
+def test_redis_options_redis_py_rejects_raise_a_store_url_error() -> None:
+    with pytest.raises(StoreURLError, match="socket_timeout"):
+        open_store("redis://cache:6379/0?socket_timeout=soon")
+
+
 def test_url_errors_never_echo_a_password() -> None:
     with pytest.raises(StoreURLError) as caught:
         open_store("redis://:hunter2@cache:6379/zero")
