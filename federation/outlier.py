@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from federation.retry import Outcome, OutcomeKind
 
@@ -94,7 +94,7 @@ class _HostRecord:
     consecutive_connect_failures: int = 0
     times_ejected: int = 0
     returned_at: float | None = None
-    ejection: Ejection | None = field(default=None)
+    ejection: Ejection | None = None
 
 
 class OutlierDetector:
