@@ -29,6 +29,8 @@ class ProbeResult:
 
 
 class Probe(Protocol):
+    """A target being down is a failed result; an exception from ``check`` is a bug."""
+
     async def check(self) -> ProbeResult: ...
 
     def describe(self) -> str: ...
