@@ -108,12 +108,16 @@ def chain_record(
 
 
 def verify_chain(
-    records: Sequence[AuditRecord], expected_head: str | None = None
+    records: Sequence[AuditRecord],
+    *,
+    expected_head: str | None = None,
+    from_genesis: bool = True,
 ) -> list[AuditProblem]:
     """Every sign of tampering in ``records`` (stored order), or [] for an intact chain.
 
-    A chain that starts after seq 0 is checked from its first record on; pass
-    ``expected_head`` (the last hash recorded elsewhere) to catch removal from the end.
+    ``from_genesis=False`` checks a page of the log that starts after seq 0. Pass
+    ``expected_head`` (the last hash, kept elsewhere, e.g. in a metric or a replica) to
+    catch records removed from the end, which no chain can reveal by itself.
     """
     problems = [
         AuditProblem(r.seq, ProblemKind.EDITED, f"record {r.seq}: content does not match its hash")
@@ -122,19 +126,14 @@ def verify_chain(
     ]
     problems += _order_problems(records)
     ordered = sorted({r.seq: r for r in records}.values(), key=lambda r: r.seq)
+    if from_genesis and ordered and ordered[0].seq > 0:
+        problems += [_missing(s, -1, ordered[0].seq) for s in range(ordered[0].seq)]
     if ordered and ordered[0].seq == 0 and ordered[0].prev_hash != GENESIS_HASH:
         problems.append(_link_problem(ordered[0], "the genesis record does not start the chain"))
     for before, after in itertools.pairwise(ordered):
         if after.seq != before.seq + 1:
             gap = range(before.seq + 1, after.seq)
-            problems += [
-                AuditProblem(
-                    s,
-                    ProblemKind.MISSING,
-                    f"record {s} is missing (between {before.seq} and {after.seq})",
-                )
-                for s in gap
-            ]
+            problems += [_missing(s, before.seq, after.seq) for s in gap]
         elif after.prev_hash != before.hash:
             problems.append(
                 _link_problem(after, f"prev_hash does not match record {before.seq}'s hash")
@@ -173,6 +172,11 @@ def _order_problems(records: Sequence[AuditRecord]) -> list[AuditProblem]:
         seen.add(record.seq)
         highest = max(highest, record.seq)
     return problems
+
+
+def _missing(seq: int, before: int, after: int) -> AuditProblem:
+    where = f"between {before} and {after}" if before >= 0 else f"before {after}"
+    return AuditProblem(seq, ProblemKind.MISSING, f"record {seq} is missing ({where})")
 
 
 def _link_problem(record: AuditRecord, why: str) -> AuditProblem:
