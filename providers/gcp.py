@@ -36,6 +36,7 @@ from providers.labels import (
     CLUSTER,
     Harvest,
     MalformedResource,
+    MeshLabels,
     Placement,
     endpoint_for,
     is_mesh_resource,
@@ -78,10 +79,9 @@ def forwarding_rule_endpoints(rule: Any) -> list[Endpoint]:
     ]
 
 
-def neg_endpoints(neg: Any, members: Sequence[Any]) -> list[Endpoint]:
+def neg_endpoints(mesh: MeshLabels, neg: Any, members: Sequence[Any]) -> list[Endpoint]:
     """An annotated zonal NEG: one endpoint per member, on meshfed-port, the member's port or
     the NEG's default port."""
-    mesh = parse_mesh_labels(dict(neg.annotations), dots_as_dashes=True)
     zone = _last(neg.zone)
     placement = Placement("gcp", _region_of(zone), zone, _last(neg.network))
     return [
@@ -200,8 +200,12 @@ class GcpProvider:
                         f"{resource} skipped: only zonal NEGs are read; annotate a zonal NEG"
                     )
                     continue
-                members = self._neg_members(client, project, neg)
-                harvest.add(resource, partial(neg_endpoints, neg, members))
+                harvest.add(resource, partial(self._neg_endpoints, client, project, neg))
+
+    def _neg_endpoints(self, client: Any, project: str, neg: Any) -> list[Endpoint]:
+        # Annotations first: a NEG that cannot become endpoints is not worth listing.
+        mesh = parse_mesh_labels(dict(neg.annotations), dots_as_dashes=True)
+        return neg_endpoints(mesh, neg, self._neg_members(client, project, neg))
 
     def _neg_members(self, client: Any, project: str, neg: Any) -> list[Any]:
         zone = _last(neg.zone)

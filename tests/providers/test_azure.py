@@ -164,6 +164,23 @@ def test_tagged_public_ip_is_an_endpoint_in_its_zone(
     )
 
 
+def test_every_subscription_is_listed(arm: AzureFake, local_ca: LocalCa) -> None:
+    other = "11111111-1111-1111-1111-111111111111"
+    arm.add_nic(SUB, "pay", "westeurope", tags=SERVICE_TAGS, ips=["10.2.0.4"])
+    arm.add_nic(other, "pay", "northeurope", tags=SERVICE_TAGS, ips=["10.3.0.4"])
+    provider = AzureProvider(
+        "azure-prod", [SUB, other], base_url=arm.url, credential=StaticToken(arm.token),
+        connection_verify=str(local_ca.ca_file),
+    )  # fmt: skip
+
+    snapshot = provider.discover()
+
+    assert [(e.address, e.region) for e in snapshot.endpoints] == [
+        ("10.2.0.4", "westeurope"),
+        ("10.3.0.4", "northeurope"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("change", "problem"),
     [

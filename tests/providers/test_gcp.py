@@ -150,6 +150,57 @@ def test_annotated_neg_members_are_endpoints_and_unannotated_negs_are_not(
     assert listed == [f"{neg_path}/listNetworkEndpoints"] * 2  # one member a page
 
 
+def test_neg_with_malformed_annotations_is_reported_without_listing_it(
+    compute: GcpFake,
+) -> None:
+    annotations = SERVICE_LABELS | {"meshfed-role": "mesh"}
+    compute.add_neg(
+        PROJECT, "odd", "europe-west1-c", annotations=annotations, members=[("10.4.0.1", 80)]
+    )
+
+    snapshot = provider(compute).discover()
+
+    assert snapshot.endpoints == ()
+    assert snapshot.warnings == (
+        f"gcp network endpoint group {PROJECT}/zones/europe-west1-c/odd skipped:"
+        " meshfed-role='mesh' is not a role: set it to gateway or service",
+    )
+    assert not any(r.path.endswith("/listNetworkEndpoints") for r in compute.requests)
+
+
+def test_annotated_regional_neg_is_reported_as_unsupported(compute: GcpFake) -> None:
+    compute.add_raw(
+        PROJECT,
+        "networkEndpointGroups",
+        "regions/europe-west1",
+        {"name": "serverless", "annotations": SERVICE_LABELS, "networkEndpointType": "SERVERLESS"},
+    )
+
+    snapshot = provider(compute).discover()
+
+    assert snapshot.endpoints == ()
+    assert snapshot.warnings == (
+        f"gcp network endpoint group {PROJECT}/regions/europe-west1/serverless skipped:"
+        " only zonal NEGs are read; annotate a zonal NEG",
+    )
+
+
+def test_every_project_is_listed(compute: GcpFake) -> None:
+    compute.add_instance(PROJECT, "pay-1", "europe-west1-b", labels=SERVICE_LABELS, ip="10.0.0.2")
+    compute.add_instance("acme-dr", "pay-1", "us-east1-b", labels=SERVICE_LABELS, ip="10.8.0.2")
+    gcp = GcpProvider(
+        "gcp-prod", [PROJECT, "acme-dr"], api_endpoint=compute.url,
+        credentials=AnonymousCredentials(),
+    )  # fmt: skip
+
+    snapshot = gcp.discover()
+
+    assert [(e.address, e.region) for e in snapshot.endpoints] == [
+        ("10.0.0.2", "europe-west1"),
+        ("10.8.0.2", "us-east1"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
