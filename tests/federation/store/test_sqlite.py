@@ -56,6 +56,21 @@ async def test_watch_sees_writes_from_another_process_on_the_same_file(tmp_path:
         await store.close()
 
 
+async def test_watchers_in_this_process_get_writes_without_waiting_for_the_poll(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "state.db", poll_interval=60.0)
+    try:
+        async with aclosing(store.watch("k/")) as events:
+            pending = asyncio.create_task(anext(events))
+            done, _ = await asyncio.wait({pending}, timeout=0.2)
+            assert not done
+            written = await store.put("k/a", b"1")
+            assert (await asyncio.wait_for(pending, 5)).revision == written.revision
+    finally:
+        await store.close()
+
+
 async def test_reopening_the_file_keeps_records_revision_logs_leases_and_history(
     tmp_path: Path,
 ) -> None:
