@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-import atheris
+import atheris  # type: ignore[import-untyped]  # ships no stubs
 
 with atheris.instrument_imports():
     from federation.gateway.clienthello import ClientHelloError, ClientHelloReader
