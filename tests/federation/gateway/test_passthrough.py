@@ -38,14 +38,13 @@ def routes_to(backends: dict[str, Backend]) -> StaticRouteTable:
 
 
 async def request_through(
-    address: tuple[str, int], server_name: str, backend: Backend, **options: object
+    address: tuple[str, int],
+    server_name: str,
+    backend: Backend,
+    send_hello: HelloSender = send_at_once,
 ) -> bytes:
-    client = await TlsClient.connect(
-        address,
-        server_name,
-        backend.identity.client_context(),
-        **options,  # type: ignore[arg-type]
-    )
+    context = backend.identity.client_context()
+    client = await TlsClient.connect(address, server_name, context, send_hello)
     try:
         return await client.exchange(b"ping\n")
     finally:
