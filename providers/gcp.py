@@ -3,10 +3,11 @@
 - Instances and regional forwarding rules carry the meshfed-* labels themselves; the label
   filter is sent to Compute so unlabelled resources never leave Google.
 - Network endpoint groups have no labels in the Compute API, but they do have ``annotations``
-  (a string map set when the NEG is created, which is also how GKE marks its NEGs). A zonal NEG
-  whose annotations carry the meshfed-* keys is a mesh resource, and each of its network
-  endpoints (IP and port, from ``listNetworkEndpoints``) is one endpoint. Annotations cannot be
-  filtered on server-side, so NEGs are filtered here.
+  (a string map fixed when the NEG is created). A zonal NEG whose annotations carry the
+  meshfed-* keys, spelled as the labels are, is a mesh resource, and each of its network
+  endpoints (IP and port, from ``listNetworkEndpoints``) is one endpoint. Compute documents its
+  list filter for labels, not annotations, so NEGs are filtered here. Regional NEGs (serverless,
+  Private Service Connect, internet) have no member IPs to list and are reported, not read.
 
 Every page is one call through ``call_with_retries``; the SDK's own retry is switched off
 (its default retries for up to 600 s) so the caller's RetryPolicy, with its Retry-After cap, is
@@ -67,6 +68,8 @@ def instance_endpoints(instance: Any) -> list[Endpoint]:
 def forwarding_rule_endpoints(rule: Any) -> list[Endpoint]:
     """A labelled regional forwarding rule: its IP, on meshfed-port or the rule's own port."""
     mesh = parse_mesh_labels(dict(rule.labels), dots_as_dashes=True)
+    if not rule.region:
+        raise MalformedResource("a global forwarding rule has no region: label a regional one")
     placement = Placement("gcp", _last(rule.region), "", _last(rule.network))
     return [
         endpoint_for(

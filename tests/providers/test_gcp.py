@@ -230,13 +230,18 @@ def test_malformed_instance_is_skipped_with_a_warning_and_the_rest_kept(
     assert snapshot.complete
 
 
-def test_instance_without_interface_and_rule_without_port_are_reported(compute: GcpFake) -> None:
+def test_instance_without_interface_and_rules_without_port_or_region_are_reported(
+    compute: GcpFake,
+) -> None:
     compute.add_instance(PROJECT, "no-nic", "europe-west1-b", labels=SERVICE_LABELS, ip="")[
         "networkInterfaces"
     ] = []
     compute.add_forwarding_rule(
         PROJECT, "no-port", "europe-west1", labels=GATEWAY_LABELS, ip="1.2.3.4"
     )
+
+    global_rule = {"name": "anycast", "IPAddress": "34.1.1.1", "labels": GATEWAY_LABELS}
+    compute.add_raw(PROJECT, "forwardingRules", "global", global_rule)
 
     snapshot = provider(compute).discover()
 
@@ -245,6 +250,8 @@ def test_instance_without_interface_and_rule_without_port_are_reported(compute: 
         f"gcp instance {PROJECT}/zones/europe-west1-b/no-nic skipped: it has no network interface",
         f"gcp forwarding rule {PROJECT}/regions/europe-west1/no-port skipped: meshfed-port is"
         " missing: set it to the mesh port (1-65535)",
+        f"gcp forwarding rule {PROJECT}/global/anycast skipped: a global forwarding rule has no"
+        " region: label a regional one",
     )
 
 
