@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import TypeVar
+
+from federation.store import ChangeEvent, Store
 
 T = TypeVar("T")
 
@@ -27,3 +30,25 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"no result within {within}s")
         await asyncio.sleep(interval)
+
+
+@asynccontextmanager
+async def watching(
+    store: Store, prefix: str, *, since_revision: int = 0
+) -> AsyncIterator[AsyncIterator[ChangeEvent]]:
+    """A watch that is closed on exit, releasing whatever the backend holds for it."""
+    events = store.watch(prefix, since_revision=since_revision)
+    try:
+        yield events
+    finally:
+        if isinstance(events, AsyncGenerator):
+            await events.aclose()
+
+
+def next_event(events: AsyncIterator[ChangeEvent]) -> asyncio.Task[ChangeEvent]:
+    """The watch's next event, awaited in the background."""
+
+    async def wait() -> ChangeEvent:
+        return await anext(events)
+
+    return asyncio.create_task(wait())

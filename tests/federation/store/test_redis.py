@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import aclosing
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from federation.store import (
     StoreUnavailableError,
     open_store,
 )
-from tests.federation.store.helpers import eventually, take
+from tests.federation.store.helpers import eventually, take, watching
 from tests.support.redis_server import RedisServer, redis_server_fixture
 
 # The store promises about two seconds; the rest is slack for a busy test machine.
@@ -38,7 +37,7 @@ async def outage_store(redis_outage_server: RedisServer) -> AsyncIterator[RedisS
 
 def operations(store: RedisStore) -> list[tuple[str, Callable[[], Awaitable[Any]]]]:
     async def first_watch_event() -> Any:
-        async with aclosing(store.watch("")) as events:
+        async with watching(store, "") as events:
             return await take(events, 1, within=30)
 
     return [
@@ -102,7 +101,7 @@ async def test_a_watcher_cut_off_by_an_outage_resumes_from_its_last_revision(
     store = RedisStore.from_url(server.url, where=server.url)
     try:
         await store.put("w/a", b"1")
-        async with aclosing(store.watch("w/")) as events:
+        async with watching(store, "w/") as events:
             seen = await take(events, 1)
             server.stop()
             with pytest.raises(StoreUnavailableError):
@@ -111,7 +110,7 @@ async def test_a_watcher_cut_off_by_an_outage_resumes_from_its_last_revision(
         await eventually(lambda: _answers(store))
         written = await store.put("w/b", b"2")
         assert written.revision == seen[-1].revision + 1
-        async with aclosing(store.watch("w/", since_revision=seen[-1].revision)) as events:
+        async with watching(store, "w/", since_revision=seen[-1].revision) as events:
             assert await take(events, 1) == [
                 ChangeEvent(ChangeKind.PUT, "w/b", b"2", written.revision)
             ]

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import sys
-from contextlib import aclosing
 from pathlib import Path
 
 import pytest
 
 from federation.store import SqliteStore, StoreUnavailableError, open_store
-from tests.federation.store.helpers import take
+from tests.federation.store.helpers import next_event, take, watching
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -46,7 +45,7 @@ async def test_watch_sees_writes_from_another_process_on_the_same_file(tmp_path:
     store = SqliteStore(path, poll_interval=0.05)
     try:
         await store.put("cfg/local", b"1")
-        async with aclosing(store.watch("cfg/")) as events:
+        async with watching(store, "cfg/") as events:
             assert (await take(events, 1))[0].key == "cfg/local"
             writer = await run_writer(f"sqlite:///{path}", "cfg/remote", "2", linger=False)
             await writer.wait()
@@ -61,8 +60,8 @@ async def test_watchers_in_this_process_get_writes_without_waiting_for_the_poll(
 ) -> None:
     store = SqliteStore(tmp_path / "state.db", poll_interval=60.0)
     try:
-        async with aclosing(store.watch("k/")) as events:
-            pending = asyncio.create_task(anext(events))
+        async with watching(store, "k/") as events:
+            pending = next_event(events)
             done, _ = await asyncio.wait({pending}, timeout=0.2)
             assert not done
             written = await store.put("k/a", b"1")
@@ -90,7 +89,7 @@ async def test_reopening_the_file_keeps_records_revision_logs_leases_and_history
         assert (await second.append("audit", b"two")).seq == 2
         handed_over = await second.acquire_lease("leader", "b", 30.0)
         assert handed_over is not None and handed_over.token > lease.token
-        async with aclosing(second.watch("")) as events:
+        async with watching(second, "") as events:
             assert [e.key for e in await take(events, 2)] == ["k", "k2"]
     finally:
         await second.close()
