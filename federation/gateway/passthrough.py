@@ -86,7 +86,8 @@ class _HelloProtocol(asyncio.Protocol):
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._settle(_Rejected(EventKind.CLIENT_GONE, f"client went away: {exc}"))
+        reason = exc or "closed"
+        self._settle(_Rejected(EventKind.CLIENT_GONE, f"client went mid-ClientHello: {reason}"))
 
     def _settle(self, outcome: ClientHello | _Rejected) -> None:
         if self.hello.done():

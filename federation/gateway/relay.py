@@ -59,6 +59,9 @@ class _Leg(asyncio.Protocol):
             self.peer.transport.write(data)
 
     def eof_received(self) -> bool:
+        if self.eof:
+            # A paused-then-resumed reader can see the same EOF twice.
+            return True
         self.eof = True
         self._relay._leg_finished_sending(self)
         # Keep the socket open: the peer may still have bytes for this side.
@@ -153,7 +156,7 @@ class Relay:
 
     def _finish(self) -> None:
         if self._end is None:
-            # Closed on our side without EOF from both peers: treat as the client going away.
+            # Someone else closed a transport under us; no peer finished, so blame the client.
             self._end = RelayEnd.CLIENT_RESET
         self._on_close(
             RelayTotals(self._client.bytes_read, self._upstream.bytes_read, self._end, self._error)

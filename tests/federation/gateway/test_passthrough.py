@@ -223,6 +223,18 @@ async def test_refusing_first_upstream_falls_back_to_the_second(
     assert relayed.upstream == backends["a"].upstream
 
 
+async def test_unanswering_upstream_times_out_and_the_next_candidate_is_used(
+    backends: dict[str, Backend], start_gateway: GatewayFactory, unanswering_port: int
+) -> None:
+    silent = Upstream("127.0.0.1", unanswering_port)
+    table = StaticRouteTable({"svc-a.ns": [silent, backends["a"].upstream]})
+    gw = await start_gateway(table, connect_timeout=0.2)
+    assert await request_through(gw.address, SNI_A, backends["a"]) == b"a got ping\n"
+    failed = await gw.events.wait_for(EventKind.UPSTREAM_CONNECT_FAILED)
+    assert failed.upstream == silent
+    assert "0.2s" in failed.detail
+
+
 async def test_all_upstreams_refusing_closes_the_client_with_an_internal_error(
     backends: dict[str, Backend], start_gateway: GatewayFactory, free_port: int
 ) -> None:
