@@ -150,6 +150,10 @@ class BundleSet:
         others = tuple(b for b in self.bundles if b.trust_domain != bundle.trust_domain)
         return BundleSet((*others, bundle))
 
+    def to_jwks_by_domain(self) -> dict[str, dict[str, Any]]:
+        """``{trust domain: SPIFFE bundle JWK Set}``, the shape GET /v1/trust/bundles answers."""
+        return {b.trust_domain: b.to_jwks() for b in sorted(self.bundles, key=_domain)}
+
     def all_roots_pem(self) -> str:
         """Every root of every domain: only for TLS libraries that cannot choose per domain."""
         return "".join(b.roots_pem() for b in self.bundles)
@@ -218,6 +222,10 @@ def _optional_int(
 def _b64url(value: int, size: int | None = None) -> str:
     length = size if size is not None else max(1, (value.bit_length() + 7) // 8)
     return base64.urlsafe_b64encode(value.to_bytes(length, "big")).rstrip(b"=").decode()
+
+
+def _domain(bundle: TrustBundle) -> str:
+    return bundle.trust_domain
 
 
 def _fingerprints(bundle: TrustBundle) -> frozenset[bytes]:

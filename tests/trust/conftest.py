@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -7,7 +8,7 @@ import pytest
 
 from trust.bundle import BundleSet, TrustBundle
 from trust.ca import CertificateAuthority, create_authority
-from trust.keys import PrivateKey
+from trust.keys import KeyType, PrivateKey
 from trust.spiffe_id import SpiffeId, parse_spiffe_id
 from trust.svid import IssuedSvid, create_csr, issue_svid
 
@@ -59,3 +60,18 @@ def federated(acme_ca: CertificateAuthority, partner_ca: CertificateAuthority) -
 @pytest.fixture
 def web_id() -> SpiffeId:
     return SpiffeId(ACME, "/ns/web/sa/frontend")
+
+
+@pytest.fixture(scope="session")
+def authority_of(now: datetime) -> Callable[[KeyType], CertificateAuthority]:
+    """One CA per key type for the session (in trust domain "<key type>.test"): RSA is slow."""
+    cache: dict[KeyType, CertificateAuthority] = {}
+
+    def get(key_type: KeyType) -> CertificateAuthority:
+        if key_type not in cache:
+            cache[key_type] = create_authority(
+                f"{key_type}.test", now - timedelta(days=3), key_type=key_type
+            )
+        return cache[key_type]
+
+    return get

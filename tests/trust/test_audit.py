@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trust.audit import (
@@ -154,6 +154,7 @@ def test_later_changes_to_the_callers_detail_do_not_touch_the_record() -> None:
     assert verify_chain([record]) == []
 
 
+@settings(deadline=None)
 @given(st.integers(min_value=2, max_value=12), st.data())
 def test_any_single_removal_inside_the_chain_is_detected(length: int, data: st.DataObject) -> None:
     records = _chain(length)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,7 +19,8 @@ from trust.bundle import (
     accept_update,
     parse_jwks,
 )
-from trust.ca import CertificateAuthority, create_authority
+from trust.ca import CertificateAuthority
+from trust.keys import KeyType
 
 
 def _b64url_int(value: str) -> int:
@@ -45,15 +46,17 @@ def test_jwks_carries_sequence_refresh_hint_and_one_x509_svid_key_per_root(
     )
 
 
-def test_rsa_roots_are_published_with_modulus_and_exponent(now: datetime) -> None:
-    ca = create_authority("rsa.test", now, key_type="rsa-3072")
+def test_rsa_roots_are_published_with_modulus_and_exponent(
+    authority_of: Callable[[KeyType], CertificateAuthority],
+) -> None:
+    ca = authority_of("rsa-3072")
     [jwk] = bundle_of(ca).to_jwks()["keys"]
     key = ca.root_cert.public_key()
     assert isinstance(key, rsa.RSAPublicKey)
     numbers = key.public_numbers()
     assert jwk["kty"] == "RSA" and jwk["e"] == "AQAB"
     assert _b64url_int(jwk["n"]) == numbers.n
-    assert parse_jwks("rsa.test", bundle_of(ca).to_json()).roots == ca.roots
+    assert parse_jwks(ca.trust_domain, bundle_of(ca).to_json()).roots == ca.roots
 
 
 def test_jwks_round_trips(acme_ca: CertificateAuthority) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
@@ -57,9 +58,9 @@ def test_intermediate_never_outlives_its_root(now: datetime) -> None:
     [("ec-p256", "secp256r1"), ("ec-p384", "secp384r1"), ("rsa-3072", 3072)],
 )
 def test_each_key_type_produces_that_key(
-    now: datetime, key_type: KeyType, expected: str | int
+    authority_of: Callable[[KeyType], CertificateAuthority], key_type: KeyType, expected: str | int
 ) -> None:
-    ca = create_authority("keys.test", now, key_type=key_type)
+    ca = authority_of(key_type)
     for key in (ca.root_key, ca.intermediate_key):
         if isinstance(key, ec.EllipticCurvePrivateKey):
             assert key.curve.name == expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import shutil
 import subprocess
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -13,13 +14,13 @@ import spiffe
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from jwt.api_jwk import PyJWKSet
 
 from tests.trust.conftest import ACME, bundle_of, issue_workload
 from trust.bundle import TrustBundle
-from trust.ca import CertificateAuthority, build_intermediate_certificate, create_authority
+from trust.ca import CertificateAuthority, build_intermediate_certificate
 from trust.keys import KeyType
 from trust.spiffe_id import SpiffeId
 from trust.svid import build_svid_certificate
@@ -60,9 +61,11 @@ def test_py_spiffe_reads_the_authorities_of_our_bundle(acme_ca: CertificateAutho
 
 
 @pytest.mark.parametrize("key_type", ["ec-p256", "ec-p384", "rsa-3072"])
-def test_our_jwk_set_is_a_standard_rfc7517_document(now: datetime, key_type: KeyType) -> None:
-    ca = create_authority("jwks.test", now, key_type=key_type)
-    document = TrustBundle("jwks.test", ca.roots, sequence=2).to_jwks()
+def test_our_jwk_set_is_a_standard_rfc7517_document(
+    authority_of: Callable[[KeyType], CertificateAuthority], key_type: KeyType
+) -> None:
+    ca = authority_of(key_type)
+    document = TrustBundle(ca.trust_domain, ca.roots, sequence=2).to_jwks()
     [jwk] = PyJWKSet.from_dict(document).keys
     ours = ca.root_cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -76,6 +79,7 @@ def test_our_jwk_set_is_a_standard_rfc7517_document(now: datetime, key_type: Key
 _SEG = st.text("abcXYZ019.-_", min_size=1, max_size=8).filter(lambda s: s not in (".", ".."))
 
 
+@settings(deadline=None)
 @given(st.text("abc019.-_", min_size=1, max_size=20), st.lists(_SEG, max_size=5))
 def test_every_id_we_accept_py_spiffe_reads_the_same(
     trust_domain: str, segments: list[str]
@@ -116,10 +120,14 @@ def _openssl_verify(tmp_path: Path, root: str, intermediate: str, leaf: str, *ex
 @pytest.mark.parametrize("key_type", ["ec-p256", "ec-p384", "rsa-3072"])
 @pytest.mark.parametrize("purpose", ["sslserver", "sslclient"])
 def test_openssl_accepts_our_chains(
-    tmp_path: Path, now: datetime, key_type: KeyType, purpose: str
+    tmp_path: Path,
+    authority_of: Callable[[KeyType], CertificateAuthority],
+    now: datetime,
+    key_type: KeyType,
+    purpose: str,
 ) -> None:
-    ca = create_authority("openssl.test", now - timedelta(minutes=5), key_type=key_type)
-    workload = issue_workload(ca, "spiffe://openssl.test/ns/web", now)
+    ca = authority_of(key_type)
+    workload = issue_workload(ca, f"spiffe://{ca.trust_domain}/ns/web", now)
     output = _openssl_verify(
         tmp_path,
         workload.svid.bundle_pem,

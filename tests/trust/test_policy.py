@@ -3,7 +3,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trust.policy import Action, Decision, Policy, PolicyError, evaluate, parse_pattern
@@ -206,6 +206,7 @@ METHODS = st.sampled_from([None, "GET", "POST"])
 PATHS = st.sampled_from([None, "/api/pay", "/healthz"])
 
 
+@settings(deadline=None)
 @given(st.lists(POLICIES, max_size=6), IDS, METHODS, PATHS, st.randoms())
 def test_order_of_policies_never_changes_the_decision(
     policies: list[Policy],
@@ -221,6 +222,7 @@ def test_order_of_policies_never_changes_the_decision(
     )
 
 
+@settings(deadline=None)
 @given(st.lists(POLICIES, max_size=6), IDS, METHODS, PATHS)
 def test_a_matching_deny_always_wins(
     policies: list[Policy], source: SpiffeId, method: str | None, path: str | None
@@ -232,6 +234,7 @@ def test_a_matching_deny_always_wins(
     assert any(p.name == decision.policy_name and p.action == "deny" for p in [*policies, deny])
 
 
+@settings(deadline=None)
 @given(st.lists(SEGMENTS, min_size=1, max_size=3), st.lists(SEGMENTS, min_size=1, max_size=3))
 def test_double_star_matches_one_or_more_segments_below_its_prefix(
     prefix: list[str], rest: list[str]
@@ -241,6 +244,7 @@ def test_double_star_matches_one_or_more_segments_below_its_prefix(
     assert not pattern.matches(SpiffeId(TD, "/" + "/".join(prefix)))
 
 
+@settings(deadline=None)
 @given(st.lists(SEGMENTS, min_size=1, max_size=4), st.data())
 def test_star_matches_exactly_one_segment(segments: list[str], data: st.DataObject) -> None:
     index = data.draw(st.integers(0, len(segments) - 1))

@@ -3,7 +3,7 @@ from __future__ import annotations
 import string
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trust.spiffe_id import (
@@ -89,6 +89,7 @@ def test_constructing_an_invalid_spiffe_id_directly_is_refused() -> None:
         SpiffeId("Example.org", "/web")
 
 
+@settings(deadline=None)
 @given(trust_domains, paths)
 def test_every_valid_id_round_trips_through_its_string(trust_domain: str, path: str) -> None:
     spiffe_id = SpiffeId(trust_domain, path)
@@ -96,6 +97,7 @@ def test_every_valid_id_round_trips_through_its_string(trust_domain: str, path: 
     assert spiffe_id.segments == tuple(path.split("/")[1:] if path else ())
 
 
+@settings(deadline=None)
 @given(trust_domains, paths, st.characters(exclude_characters=TD_CHARS + "/?#:@"))
 def test_any_character_outside_the_trust_domain_alphabet_is_refused(
     trust_domain: str, path: str, bad: str
@@ -104,6 +106,7 @@ def test_any_character_outside_the_trust_domain_alphabet_is_refused(
         parse_spiffe_id(f"spiffe://{trust_domain}{bad}{path}")
 
 
+@settings(deadline=None)
 @given(trust_domains, paths, st.characters(exclude_characters=SEGMENT_CHARS + "/?#"))
 def test_any_character_outside_the_path_alphabet_is_refused(
     trust_domain: str, path: str, bad: str

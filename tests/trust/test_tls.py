@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import socket
 import ssl
@@ -179,3 +180,38 @@ def test_federated_root_forging_another_domains_id_passes_ssl_but_not_verify_pee
         pytest.raises(SvidVerificationError, match=f"bundle of trust domain '{ACME}'"),
     ):
         call(port, web, bundles, now, expect=WEB)
+
+
+async def test_asyncio_streams_verify_the_peer_from_the_ssl_object(
+    web: Workload, billing: Workload, federated: BundleSet, now: datetime
+) -> None:
+    seen: asyncio.Queue[SpiffeId] = asyncio.Queue()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = verify_peer(writer.get_extra_info("ssl_object"), federated, now)
+        await seen.put(peer)
+        writer.write(b"ok")
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    context = server_context(billing.svid.chain_pem, billing.private_key, federated)
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=context)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(
+                "127.0.0.1",
+                port,
+                ssl=client_context(web.svid.chain_pem, web.private_key, federated),
+            ),
+            TIMEOUT,
+        )
+        try:
+            ssl_object = writer.get_extra_info("ssl_object")
+            assert verify_peer(ssl_object, federated, now, expect=BILLING) == BILLING
+            assert await asyncio.wait_for(reader.read(), TIMEOUT) == b"ok"
+            assert await asyncio.wait_for(seen.get(), TIMEOUT) == WEB
+        finally:
+            writer.close()
+            await writer.wait_closed()
