@@ -237,7 +237,8 @@ def _classify_status(exc: HttpResponseError, doing: str) -> ProviderError:
     if status == 408:
         return ProviderError(ProviderErrorKind.TIMEOUT, detail)
     if status >= 500:
-        return ProviderError(ProviderErrorKind.UNAVAILABLE, detail)
+        # A 503's Retry-After says how long the outage is expected to last (RFC 9110 §10.2.3).
+        return ProviderError(ProviderErrorKind.UNAVAILABLE, detail, retry_after=_retry_after(exc))
     return ProviderError(ProviderErrorKind.INVALID, f"{detail}; check the subscription id")
 
 

@@ -237,7 +237,8 @@ class GcpProvider:
         for page in self._pages(fetch, doing):
             for scope in page.unreachables:
                 harvest.incomplete(f"GCP {doing}: scope {scope} unreachable, its resources unseen")
-            for scope, scoped in page.items.items():
+            # Sorted, because a protobuf map has no order and snapshots should not churn.
+            for scope, scoped in sorted(page.items.items()):
                 code = scoped.warning.code
                 if code and code != NO_RESULTS:
                     harvest.incomplete(f"GCP {doing}: scope {scope} answered {code}")
@@ -314,7 +315,10 @@ def _classify_status(exc: gexc.GoogleAPICallError, doing: str) -> ProviderError:
     if status == 408:
         return ProviderError(ProviderErrorKind.TIMEOUT, detail)
     if status >= 500:
-        return ProviderError(ProviderErrorKind.UNAVAILABLE, detail)
+        # A 503's Retry-After says how long the outage is expected to last (RFC 9110 §10.2.3).
+        return ProviderError(
+            ProviderErrorKind.UNAVAILABLE, detail, retry_after=_retry_after(exc.response)
+        )
     return ProviderError(ProviderErrorKind.INVALID, f"{detail}; check the project id")
 
 

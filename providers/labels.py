@@ -91,7 +91,9 @@ def endpoint_for(
     if port is None:
         raise MalformedResource(f"{PORT} is missing: set it to the mesh port (1-65535)")
     if not address:
-        raise MalformedResource("the resource has no IP address: give it one or drop its labels")
+        raise MalformedResource(
+            f"the resource has no IP address: give it one, or remove its {CLUSTER} label or tag"
+        )
     return Endpoint(
         cluster=mesh.cluster,
         role=mesh.role,

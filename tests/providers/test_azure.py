@@ -221,7 +221,7 @@ def test_public_ip_without_an_address_is_reported(
     assert snapshot.endpoints == ()
     assert snapshot.warnings == (
         f"azure load balancer {GROUP}/loadBalancers/lb skipped: the resource has no IP address:"
-        " give it one or drop its labels",
+        " give it one, or remove its meshfed-cluster label or tag",
     )
 
 
@@ -283,10 +283,11 @@ def test_server_error_persisting_on_page_three_of_five_fails_the_pass(
     assert skips == ["", "2", "4", "4", "4"]  # pages 1 and 2 once, page 3 for every attempt
 
 
+@pytest.mark.parametrize("status", [429, 503])
 def test_retry_after_is_honoured_up_to_the_cap(
-    arm: AzureFake, azure: Callable[..., AzureProvider]
+    arm: AzureFake, azure: Callable[..., AzureProvider], status: int
 ) -> None:
-    arm.faults.add(Fault(status=429, retry_after="60", times=1))
+    arm.faults.add(Fault(status=status, retry_after="60", times=1))
     policy = RetryPolicy(attempts=2, backoff_base=0.001, backoff_max=0.001, retry_after_cap=0.4)
 
     started = time.monotonic()

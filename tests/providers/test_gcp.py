@@ -248,10 +248,10 @@ def test_instance_without_interface_and_rules_without_port_or_region_are_reporte
     assert snapshot.endpoints == ()
     assert snapshot.warnings == (
         f"gcp instance {PROJECT}/zones/europe-west1-b/no-nic skipped: it has no network interface",
-        f"gcp forwarding rule {PROJECT}/regions/europe-west1/no-port skipped: meshfed-port is"
-        " missing: set it to the mesh port (1-65535)",
         f"gcp forwarding rule {PROJECT}/global/anycast skipped: a global forwarding rule has no"
         " region: label a regional one",
+        f"gcp forwarding rule {PROJECT}/regions/europe-west1/no-port skipped: meshfed-port is"
+        " missing: set it to the mesh port (1-65535)",
     )
 
 
@@ -322,8 +322,9 @@ def test_unavailable_page_three_of_five_fails_the_pass(compute: GcpFake) -> None
     assert tokens == ["", "2", "4", "4", "4"]  # pages 1 and 2 once, page 3 for every attempt
 
 
-def test_retry_after_is_honoured_up_to_the_cap(compute: GcpFake) -> None:
-    compute.faults.add(Fault(status=429, retry_after="60", times=1))
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_is_honoured_up_to_the_cap(compute: GcpFake, status: int) -> None:
+    compute.faults.add(Fault(status=status, retry_after="60", times=1))
     policy = RetryPolicy(attempts=2, backoff_base=0.001, backoff_max=0.001, retry_after_cap=0.4)
 
     started = time.monotonic()
