@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -74,13 +75,14 @@ def peer_chain(connection: ssl.SSLSocket | ssl.SSLObject) -> list[x509.Certifica
     getter = getattr(connection, "get_unverified_chain", None)
     if getter is None:
         getter = connection._sslobj.get_unverified_chain  # type: ignore[union-attr]
-    raw = getter() or []
-    return [
-        x509.load_der_x509_certificate(
-            item if isinstance(item, bytes) else item.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
-        )
-        for item in raw
-    ]
+    return [x509.load_der_x509_certificate(_der(item)) for item in getter() or []]
+
+
+def _der(item: Any) -> bytes:
+    # 3.13's public call gives DER bytes; the 3.11 private one gives _ssl.Certificate objects.
+    if isinstance(item, bytes):
+        return item
+    return ssl.PEM_cert_to_DER_cert(item.public_bytes())
 
 
 def _configure(

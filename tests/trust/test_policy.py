@@ -180,6 +180,17 @@ def test_policy_without_sources_is_refused() -> None:
         Policy.build("empty", "allow", "payments.prod", ())
 
 
+@pytest.mark.parametrize(
+    ("action", "paths", "message"),
+    [("permit", (), "must be 'allow' or 'deny'"), ("allow", ("api/*",), "must start with '/'")],
+)
+def test_malformed_policy_is_refused_naming_it(
+    action: str, paths: tuple[str, ...], message: str
+) -> None:
+    with pytest.raises(PolicyError, match=f"policy 'bad'.*{message}"):
+        Policy.build("bad", action, "payments.prod", [str(FRONTEND)], paths=paths)  # type: ignore[arg-type]
+
+
 def test_bad_pattern_names_its_policy() -> None:
     with pytest.raises(PolicyError, match="policy 'broken'"):
         Policy.build("broken", "allow", "payments.prod", ["spiffe://acme.mesh/**/x"])
