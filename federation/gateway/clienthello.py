@@ -73,6 +73,8 @@ class ClientHelloReader:
             if body is not None:
                 server_name, alpn = parse_client_hello_body(body)
                 self._hello = ClientHello(server_name, alpn, bytes(self._received))
+                # The hello outlives the handshake as long as its connection; the buffers need not.
+                self._received, self._message = bytearray(), bytearray()
                 return self._hello
         return None
 
