@@ -20,7 +20,7 @@ NextBatch = Callable[[int], Awaitable[Sequence[ChangeEvent]]]
 async def follow(
     prefix: str, since_revision: int, next_batch: NextBatch
 ) -> AsyncIterator[ChangeEvent]:
-    cursor = since_revision
+    cursor = max(since_revision, 0)
     while True:
         batch = await next_batch(cursor)
         if batch and batch[0].revision > cursor + 1:

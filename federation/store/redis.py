@@ -17,8 +17,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError, ReadOnlyError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
@@ -119,6 +119,11 @@ class RedisStore:
     def _reaching(self, what: str) -> Iterator[None]:
         try:
             yield
+        except AuthenticationError as exc:
+            raise StoreUnavailableError(
+                f"Redis store at {self._where} refused {what}: {exc}; put the right password "
+                "in the store URL (redis://:PASSWORD@HOST:PORT/DB)"
+            ) from exc
         except (RedisConnectionError, RedisTimeoutError, ReadOnlyError, TimeoutError) as exc:
             raise StoreUnavailableError(
                 f"Redis store at {self._where} did not answer {what} "

@@ -91,10 +91,6 @@ class RedisServer:
         return f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={self._tls.ca_file}"
 
     @property
-    def data_dir(self) -> Path:
-        return self._dir
-
-    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 

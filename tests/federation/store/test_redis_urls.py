@@ -12,7 +12,12 @@ from redis.asyncio import Redis
 
 from federation.store import StoreUnavailableError, open_store
 from tests.federation.store.certs import write_loopback_tls
-from tests.support.redis_server import RedisSentinel, RedisServer, free_port
+from tests.support.redis_server import (
+    RedisSentinel,
+    RedisServer,
+    RedisServerMissingError,
+    free_port,
+)
 
 
 @pytest.fixture
@@ -63,6 +68,14 @@ async def test_sentinel_url_writes_to_the_master_the_sentinel_names(
         await store.close()
     async with Redis.from_url(redis_server.url.replace("/0", "/5")) as direct:
         assert await direct.hget("{meshfed}:kv:sentinel/k", "v") == b"v"
+
+
+def test_a_missing_redis_server_binary_fails_with_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(RedisServerMissingError, match=r"make test.*apt-get install redis-server"):
+        RedisServer()
 
 
 async def test_sentinel_url_with_no_sentinel_listening_is_unavailable() -> None:
