@@ -10,10 +10,14 @@ from typing import Any
 
 import pytest
 from google.auth.credentials import AnonymousCredentials
+from google.cloud import compute_v1
+from hypothesis import given
+from hypothesis import strategies as st
 
 from providers.base import Endpoint, ProviderError, ProviderErrorKind, Role
 from providers.calls import RetryPolicy
-from providers.gcp import GcpProvider
+from providers.gcp import GcpProvider, instance_endpoints
+from providers.labels import MalformedResource
 from tests.support.gcp_fake import Fault, GcpFake, serving
 
 PROJECT = "acme-prod"
@@ -396,3 +400,36 @@ def test_missing_application_default_credentials_is_an_auth_error(
 
     assert raised.value.kind is ProviderErrorKind.AUTH
     assert "GOOGLE_APPLICATION_CREDENTIALS" in str(raised.value)
+
+
+_LABEL_WORD = st.from_regex(r"[a-z][a-z0-9]{0,8}", fullmatch=True)
+
+
+@given(parts=st.lists(_LABEL_WORD, min_size=1, max_size=4), port=st.integers(1, 65535))
+def test_service_label_dashes_decode_to_dots_on_any_valid_port(parts: list[str], port: int) -> None:
+    labels = SERVICE_LABELS | {"meshfed-service": "--".join(parts), "meshfed-port": str(port)}
+
+    (endpoint,) = instance_endpoints(_instance(labels))
+
+    assert (endpoint.service, endpoint.port) == (".".join(parts), port)
+
+
+@given(port=st.one_of(st.integers(max_value=0), st.integers(min_value=65536)))
+def test_port_label_outside_the_port_range_is_malformed(port: int) -> None:
+    with pytest.raises(MalformedResource, match="meshfed-port"):
+        instance_endpoints(_instance(SERVICE_LABELS | {"meshfed-port": str(port)}))
+
+
+def _instance(labels: dict[str, str]) -> compute_v1.Instance:
+    return compute_v1.Instance(
+        name="vm",
+        zone=f"{COMPUTE}/zones/europe-west1-b",
+        status="RUNNING",
+        labels=labels,
+        self_link=f"{COMPUTE}/zones/europe-west1-b/instances/vm",
+        network_interfaces=[
+            compute_v1.NetworkInterface(
+                network=f"{COMPUTE}/global/networks/default", network_i_p="10.0.0.2"
+            )
+        ],
+    )
