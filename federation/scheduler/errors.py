@@ -9,6 +9,10 @@ class RoutingSpecError(SchedulerError, ValueError):
     """A routing spec the scheduler cannot apply."""
 
 
+class InvalidEndpointError(SchedulerError, ValueError):
+    """An endpoint the scheduler cannot route to as given."""
+
+
 class UnknownServiceError(SchedulerError, KeyError):
     """resolve() or remove_service() named a service the scheduler does not hold."""
 

@@ -1,6 +1,6 @@
 """Envoy's priority-load and locality-weight arithmetic, on plain counts.
 
-Everything here is integer arithmetic on purpose: Envoy works with integer health scores and
+Everything here is exact arithmetic on purpose: Envoy works with integer health scores and
 integer priority loads, and only integer maths reproduces its documented tables digit for digit.
 """
 

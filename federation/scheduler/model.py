@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from federation.scheduler.errors import RoutingSpecError
+from federation.scheduler.errors import InvalidEndpointError, RoutingSpecError
 
 
 class RoutingMode(StrEnum):
@@ -146,6 +146,12 @@ class EndpointState:
     healthy: bool = True
     ejected: bool = False
     service: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.weight < 0:
+            raise InvalidEndpointError(
+                f"endpoint {self.key!r} has weight {self.weight}; use 0 or more (0 drains it)"
+            )
 
     @property
     def available(self) -> bool:

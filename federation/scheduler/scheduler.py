@@ -62,6 +62,8 @@ class Scheduler:
 
     def set_service(self, service: ServiceSpec) -> None:
         old = self._services.get(service.name)
+        if old == service:
+            return
         if old is not None:
             self._unindex_naming(old)
         self._services[service.name] = service

@@ -5,7 +5,11 @@ from collections import Counter
 
 import pytest
 
-from federation.scheduler.errors import UnknownEndpointError, UnknownServiceError
+from federation.scheduler.errors import (
+    InvalidEndpointError,
+    UnknownEndpointError,
+    UnknownServiceError,
+)
 from federation.scheduler.model import (
     CanaryRule,
     ClusterPlacement,
@@ -252,3 +256,27 @@ def test_distances_come_from_the_injected_function() -> None:
     answer = scheduler.resolve("s", LONDON).to_dict()
     assert answer["levels"][0]["clusters"][0]["distance_km"] == pytest.approx(1110.0)
     assert answer["pick"] is None  # no RNG given, no pick
+
+
+def test_negative_endpoint_weight_is_refused() -> None:
+    with pytest.raises(InvalidEndpointError, match="0 or more"):
+        endpoints("s", "aws-euw2", 1, 1, weight=-1)
+
+
+def test_resubmitting_the_same_service_spec_keeps_its_tables() -> None:
+    scheduler = _two_services()
+    built, version = scheduler.tables_built, scheduler.version
+    scheduler.set_service(ServiceSpec("a", 80, GEO))
+    scheduler.resolve("a", LONDON)
+    assert (scheduler.tables_built, scheduler.version) == (built, version)
+
+
+def test_removed_cluster_placement_moves_its_clusters_to_the_last_level() -> None:
+    scheduler = _two_services()
+    scheduler.remove_cluster("aws-euw2")
+    assert scheduler.refresh() == 2
+    (level,) = scheduler.resolve("a", LONDON).levels
+    assert level.rule == "geo: clusters on other continents"
+    assert (
+        scheduler.resolve("a", LONDON).to_dict()["levels"][0]["clusters"][0]["distance_km"] is None
+    )
