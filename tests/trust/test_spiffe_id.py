@@ -113,3 +113,13 @@ def test_any_character_outside_the_path_alphabet_is_refused(
 ) -> None:
     with pytest.raises(InvalidSpiffeIdError, match="path segment"):
         parse_spiffe_id(f"spiffe://{trust_domain}{path}/x{bad}y")
+
+
+@settings(deadline=None)
+@given(st.one_of(st.text(max_size=60), st.text(max_size=40).map(lambda s: "spiffe://" + s)))
+def test_arbitrary_text_either_round_trips_exactly_or_is_refused(text: str) -> None:
+    try:
+        parsed = parse_spiffe_id(text)
+    except InvalidSpiffeIdError:
+        return
+    assert str(parsed) == text
