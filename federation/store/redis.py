@@ -31,6 +31,7 @@ from federation.store.base import (
     LogEntry,
     Record,
     StoreUnavailableError,
+    WatchExpiredError,
 )
 from federation.store.feed import follow
 from federation.store.leases import check_lease_request, fenced_error
@@ -229,6 +230,16 @@ class RedisStore:
             ),
         )
         if not reply:
+            # Redis may lose acknowledged writes (a restart without persistence, a failover to a
+            # lagging replica); its revision then restarts below what a watcher has seen, and
+            # new events would hide behind that watcher's cursor forever.
+            head = await self.revision()
+            if head < cursor:
+                raise WatchExpiredError(
+                    f"Redis store at {self._where} is at revision {head}, behind revision "
+                    f"{cursor} a watcher already saw: Redis lost writes; re-list the keys, "
+                    "then watch from the current revision"
+                )
             return []
         _stream, entries = reply[0]
         return [_change_event(entry_id, fields) for entry_id, fields in entries]

@@ -14,6 +14,7 @@ from federation.store import (
     ChangeKind,
     RedisStore,
     StoreUnavailableError,
+    WatchExpiredError,
     open_store,
 )
 from tests.federation.store.helpers import eventually, take, watching
@@ -119,6 +120,20 @@ async def test_a_watcher_cut_off_by_a_crash_resumes_from_its_last_revision(
             ]
     finally:
         await store.close()
+
+
+async def test_a_watch_past_what_a_restarted_redis_remembers_expires(
+    outage_store: RedisStore, redis_outage_server: RedisServer
+) -> None:
+    for key in ("a", "b", "c"):
+        await outage_store.put(key, b"v")
+    redis_outage_server.stop()
+    redis_outage_server.start()  # no persistence: the revision starts again from zero
+    await eventually(lambda: _answers(outage_store))
+    await outage_store.put("d", b"v")
+    async with watching(outage_store, "", since_revision=3) as events:
+        with pytest.raises(WatchExpiredError, match="lost writes"):
+            await take(events, 1)
 
 
 async def test_open_store_reads_a_redis_url(redis_server: RedisServer) -> None:
