@@ -81,7 +81,7 @@ def parse_jwks(trust_domain: str, data: str | bytes | Mapping[str, Any]) -> Trus
         raise BundleError(f"{where}: 'keys' must be a list of JWKs (RFC 7517 section 5)")
     sequence = _optional_int(where, document, "spiffe_sequence", default=0) or 0
     refresh_hint = _optional_int(where, document, "spiffe_refresh_hint", default=None)
-    roots = []
+    roots: list[x509.Certificate] = []
     for index, jwk in enumerate(keys):
         if not isinstance(jwk, Mapping):
             raise BundleError(f"{where}: keys[{index}] is not a JSON object")
@@ -89,8 +89,9 @@ def parse_jwks(trust_domain: str, data: str | bytes | Mapping[str, Any]) -> Trus
         if not isinstance(use, str):
             raise BundleError(f"{where}: keys[{index}] lacks 'use' (required by section 4.2.2)")
         # Section 4.2.2: unknown uses (and here jwt-svid, which we do not consume) are ignored.
-        if use == X509_SVID_USE:
-            roots.append(_root_from_jwk(f"{where}: keys[{index}]", jwk))
+        root = _root_from_jwk(f"{where}: keys[{index}]", jwk) if use == X509_SVID_USE else None
+        if root is not None:
+            roots.append(root)
     return TrustBundle(trust_domain, tuple(roots), sequence, refresh_hint)
 
 
@@ -177,16 +178,19 @@ def _root_to_jwk(root: x509.Certificate) -> dict[str, Any]:
     return jwk
 
 
-def _root_from_jwk(where: str, jwk: Mapping[str, Any]) -> x509.Certificate:
+def _root_from_jwk(where: str, jwk: Mapping[str, Any]) -> x509.Certificate | None:
     x5c = jwk.get("x5c")
-    # X509-SVID 6.1: each x509-svid JWK carries exactly one certificate, the authority itself.
-    if not isinstance(x5c, list) or len(x5c) != 1 or not isinstance(x5c[0], str):
-        raise BundleError(f"{where}: 'x5c' must be a list holding exactly one certificate")
+    # X509-SVID 6.2: an entry without x5c values is ignored, and only the first value counts.
+    if x5c is None or x5c == []:
+        return None
+    if not isinstance(x5c, list) or not isinstance(x5c[0], str):
+        raise BundleError(f"{where}: 'x5c' must be a list of base64 DER certificates")
     try:
         root = x509.load_der_x509_certificate(base64.b64decode(x5c[0], validate=True))
     except (binascii.Error, ValueError) as exc:
         raise BundleError(f"{where}: x5c[0] is not base64 DER certificate ({exc})") from None
     expected = _root_to_jwk(root)
+    # RFC 7517 4.7: the first certificate's key must be the key the JWK members describe.
     for name in ("kty", "crv", "x", "y", "n", "e"):
         if jwk.get(name) != expected.get(name):
             raise BundleError(

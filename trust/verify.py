@@ -35,10 +35,7 @@ def verify_svid_chain(
         bundle = bundles.for_trust_domain(spiffe_id.trust_domain)
     except UnknownTrustDomainError as exc:
         raise SvidVerificationError(f"SVID {spiffe_id} is not trusted: {exc}") from None
-    if _is_ca(leaf):
-        raise SvidVerificationError(
-            f"SVID {spiffe_id} is a CA certificate: X509-SVID 4.1 requires a leaf with CA=false"
-        )
+    _check_leaf(spiffe_id, leaf)
     path = _build_path(spiffe_id, leaf, list(chain[1:]), bundle.roots)
     for position, cert in enumerate(path):
         _check_validity(spiffe_id, cert, now)
@@ -162,8 +159,26 @@ def _host_matches(host: str, constraint: str) -> bool:
     return host == constraint.lower()
 
 
-def _is_ca(cert: x509.Certificate) -> bool:
+def _check_leaf(spiffe_id: SpiffeId, leaf: x509.Certificate) -> None:
+    """X509-SVID 5.2: a leaf, not a CA, naming a workload rather than the trust domain."""
+    if not spiffe_id.path:
+        raise SvidVerificationError(
+            f"SVID {spiffe_id} names the trust domain itself: a leaf SVID needs a path"
+        )
     try:
-        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        is_ca = leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:
-        return False
+        is_ca = False
+    if is_ca:
+        raise SvidVerificationError(
+            f"SVID {spiffe_id} is a CA certificate: X509-SVID 5.2 requires a leaf with CA=false"
+        )
+    try:
+        usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return
+    if usage.key_cert_sign or usage.crl_sign:
+        raise SvidVerificationError(
+            f"SVID {spiffe_id} may sign certificates or CRLs: X509-SVID 5.2 forbids "
+            "keyCertSign and cRLSign on a leaf"
+        )

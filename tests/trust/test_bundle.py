@@ -73,6 +73,15 @@ def test_keys_with_other_uses_are_ignored(acme_ca: CertificateAuthority) -> None
     assert parse_jwks(ACME, document).roots == acme_ca.roots
 
 
+def test_x509_entries_without_certificates_are_ignored_and_extra_ones_too(
+    acme_ca: CertificateAuthority, partner_ca: CertificateAuthority
+) -> None:
+    document = bundle_of(acme_ca).to_jwks()
+    document["keys"].append({"use": "x509-svid", "kty": "EC", "x5c": []})
+    document["keys"][0]["x5c"].append(bundle_of(partner_ca).to_jwks()["keys"][0]["x5c"][0])
+    assert parse_jwks(ACME, document).roots == acme_ca.roots
+
+
 def _mutated(document: dict[str, Any], path: str, value: object) -> dict[str, Any]:
     copy: dict[str, Any] = json.loads(json.dumps(document))
     if path.startswith("keys.0."):
@@ -91,7 +100,7 @@ def _mutated(document: dict[str, Any], path: str, value: object) -> dict[str, An
         ("spiffe_sequence", "5", "non-negative integer"),
         ("spiffe_refresh_hint", 0, "positive"),
         ("keys.0.use", None, "lacks 'use'"),
-        ("keys.0.x5c", [], "exactly one certificate"),
+        ("keys.0.x5c", "nope", "list of base64 DER"),
         ("keys.0.x5c", ["!!!"], "not base64 DER"),
         ("keys.0.x5c", [base64.b64encode(b"junk").decode()], "not base64 DER"),
         ("keys.0.kty", "RSA", "'kty' is 'RSA'"),

@@ -118,32 +118,56 @@ def test_unknown_trust_domain_is_refused(now: datetime, federated: BundleSet) ->
     assert "no bundle for trust domain 'stranger.test'" in _refused([leaf], federated, now)
 
 
-def test_ca_certificate_presented_as_svid_is_refused(
-    acme_ca: CertificateAuthority, federated: BundleSet, now: datetime
-) -> None:
-    assert "CA=false" in _refused([acme_ca.intermediate_cert], federated, now)
-
-
-@pytest.mark.parametrize("uris", [[], [str(WEB), f"spiffe://{ACME}/ns/admin"], ["https://x.test/"]])
-def test_leaf_without_exactly_one_spiffe_uri_san_is_refused(
-    acme_ca: CertificateAuthority, federated: BundleSet, now: datetime, uris: list[str]
-) -> None:
+def _custom_leaf(
+    ca: CertificateAuthority,
+    now: datetime,
+    uris: list[str],
+    is_ca: bool = False,
+    key_cert_sign: bool = False,
+) -> x509.Certificate:
     key = ec.generate_private_key(ec.SECP256R1())
     builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([]))
-        .issuer_name(acme_ca.intermediate_cert.subject)
+        .issuer_name(ca.intermediate_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(minutes=1))
         .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, key_cert_sign, False, False, False),
+            critical=True,
+        )
     )
     if uris:
         names: list[x509.GeneralName] = [x509.UniformResourceIdentifier(u) for u in uris]
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=True)
-    leaf = builder.sign(acme_ca.intermediate_key, hashes.SHA256())
-    message = _refused([leaf, acme_ca.intermediate_cert], federated, now)
-    assert "exactly one" in message or "not a SPIFFE ID" in message
+    return builder.sign(ca.intermediate_key, hashes.SHA256())
+
+
+@pytest.mark.parametrize(
+    ("uris", "is_ca", "key_cert_sign", "message"),
+    [
+        ([str(WEB)], True, False, "CA=false"),
+        ([str(WEB)], False, True, "forbids keyCertSign"),
+        ([f"spiffe://{ACME}"], False, False, "names the trust domain itself"),
+        ([], False, False, "has 0 URI SANs"),
+        ([str(WEB), f"spiffe://{ACME}/ns/admin"], False, False, "has 2 URI SANs"),
+        (["https://x.test/"], False, False, "not a SPIFFE ID"),
+    ],
+)
+def test_leaf_breaking_x509_svid_leaf_rules_is_refused(
+    acme_ca: CertificateAuthority,
+    federated: BundleSet,
+    now: datetime,
+    uris: list[str],
+    is_ca: bool,
+    key_cert_sign: bool,
+    message: str,
+) -> None:
+    leaf = _custom_leaf(acme_ca, now, uris, is_ca, key_cert_sign)
+    assert message in _refused([leaf, acme_ca.intermediate_cert], federated, now)
 
 
 def test_empty_chain_is_refused(federated: BundleSet, now: datetime) -> None:
