@@ -280,3 +280,30 @@ def test_removed_cluster_placement_moves_its_clusters_to_the_last_level() -> Non
     assert (
         scheduler.resolve("a", LONDON).to_dict()["levels"][0]["clusters"][0]["distance_km"] is None
     )
+
+
+def test_canary_cluster_named_by_the_spec_leaves_the_normal_levels_for_matching_requests() -> None:
+    rule = CanaryRule("x-canary", "v2", "gcp-euw1")
+    spec = RoutingSpec(RoutingMode.WEIGHTED, weights={"aws-euw2": 1, "gcp-euw1": 1}, canary=[rule])
+    scheduler = _scheduler(ServiceSpec("s", 80, spec))
+    scheduler.apply_endpoints(
+        added=[*endpoints("s", "aws-euw2", 2, 2), *endpoints("s", "gcp-euw1", 4, 2)]
+    )
+    normal = scheduler.resolve("s", LONDON)
+    assert [c.name for c in normal.levels[0].clusters] == ["aws-euw2", "gcp-euw1"]
+    levels = scheduler.resolve("s", LONDON, {"x-canary": "v2"}).levels
+    # The canary cluster is level 0 alone; at 2/4 healthy it keeps 70% and sheds 30%.
+    assert [[c.name for c in level.clusters] for level in levels] == [["gcp-euw1"], ["aws-euw2"]]
+    assert [level.load_percent for level in levels] == [70, 30]
+    assert levels[0].rule.startswith("canary")
+
+
+def test_explain_names_each_levels_rule_and_each_clusters_distance() -> None:
+    scheduler = _scheduler(ServiceSpec("s", 80, GEO))
+    scheduler.apply_endpoints(
+        added=[*endpoints("s", "aws-euw2", 1, 1), *endpoints("s", "aws-use1", 1, 1)]
+    )
+    explain = scheduler.resolve("s", LONDON).explain()
+    assert any("clusters in the client's region aws:eu-west-2" in line for line in explain)
+    assert any("clusters on other continents" in line for line in explain)
+    assert any(line.startswith("aws-use1 is") and "km" in line for line in explain)
