@@ -218,7 +218,12 @@ class PassthroughGateway:
             self._emit(connection.event(rejection.kind, rejection.detail))
         except asyncio.CancelledError:
             connection.abort()
-            self._emit(connection.event(EventKind.ABORTED, "gateway stopped: drain time ran out"))
+            self._emit(
+                connection.event(
+                    EventKind.ABORTED,
+                    "cancelled: the gateway stopped before the connection finished",
+                )
+            )
             raise
         except Exception as error:
             # The boundary of one connection (a RouteTable bug, say): nothing escapes to the loop.

@@ -296,3 +296,35 @@ async def test_stop_aborts_connections_still_open_when_the_drain_time_runs_out(
             await idle.exchange(b"ping\n")
     finally:
         idle.close()
+
+
+async def test_hello_and_everything_after_it_reach_the_upstream_byte_for_byte(
+    start_gateway: GatewayFactory,
+) -> None:
+    received: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    async def record_then_reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        data = await reader.read()  # to EOF: the client's half-close must come through
+        received.set_result(data)
+        writer.write(b"reply after your EOF")
+        writer.close()
+
+    upstream = await asyncio.start_server(record_then_reply, "127.0.0.1", 0)
+    try:
+        port = upstream.sockets[0].getsockname()[1]
+        gw = await start_gateway(StaticRouteTable({"svc-a.ns": [Upstream("127.0.0.1", port)]}))
+        hello = frame(unframe(captured_client_hello(SNI_A)), fragment_size=100)
+        reader, writer = await asyncio.open_connection(*gw.address)
+        async with asyncio.timeout(DEADLINE):
+            writer.write(hello + b"same segment")
+            await writer.drain()
+            writer.write(b"|later")
+            writer.write_eof()
+            assert await reader.read() == b"reply after your EOF"
+            assert await received == hello + b"same segment|later"
+        writer.close()
+        event = await gw.events.wait_for(EventKind.RELAYED)
+        assert (event.bytes_in, event.bytes_out) == (len(hello) + 18, 20)
+    finally:
+        upstream.close()
+        await upstream.wait_closed()
