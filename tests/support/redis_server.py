@@ -136,12 +136,12 @@ class RedisServer:
     def _answers_ping(self) -> bool:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as raw:
-                sock = raw
-                if self._tls is not None:
+                if self._tls is None:
+                    reply = _ping(raw)
+                else:
                     context = ssl.create_default_context(cafile=self._tls.ca_file)
-                    sock = context.wrap_socket(raw, server_hostname="127.0.0.1")
-                sock.sendall(b"PING\r\n")
-                reply = sock.recv(64)
+                    with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                        reply = _ping(tls)
         except OSError:
             return False
         # With requirepass a PING gets -NOAUTH, which still proves the server is serving.
@@ -189,6 +189,11 @@ class RedisServer:
 
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
+
+
+def _ping(sock: socket.socket) -> bytes:
+    sock.sendall(b"PING\r\n")
+    return sock.recv(64)
 
 
 class RedisSentinel(RedisServer):
