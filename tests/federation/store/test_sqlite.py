@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from federation.store import SqliteStore, StoreUnavailableError, open_store
+from federation.store import ConflictError, SqliteStore, StoreUnavailableError, open_store
 from tests.federation.store.helpers import next_event, take, watching
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -68,6 +68,34 @@ async def test_watchers_in_this_process_get_writes_without_waiting_for_the_poll(
             assert (await asyncio.wait_for(pending, 5)).revision == written.revision
     finally:
         await store.close()
+
+
+async def test_two_connections_on_one_file_share_revisions_and_lose_no_update(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.db"
+    replicas = [SqliteStore(path), SqliteStore(path)]
+    try:
+        await replicas[0].put("counter", b"0")
+
+        async def increment(store: SqliteStore) -> None:
+            while True:
+                current = await store.get("counter")
+                assert current is not None
+                following = str(int(current.value) + 1).encode()
+                try:
+                    await store.put("counter", following, expect_revision=current.revision)
+                    return
+                except ConflictError:
+                    continue
+
+        await asyncio.gather(*(increment(replicas[i % 2]) for i in range(40)))
+        final = await replicas[1].get("counter")
+        assert final is not None and final.value == b"40"
+        assert final.revision == 41 == await replicas[0].revision()
+    finally:
+        for replica in replicas:
+            await replica.close()
 
 
 async def test_reopening_the_file_keeps_records_revision_logs_leases_and_history(
