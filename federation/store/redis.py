@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -264,15 +265,19 @@ class RedisStore:
 
     async def acquire_lease(self, name: str, holder: str, ttl: float) -> Lease | None:
         check_lease_request(name, holder, ttl)
-        granted, lease_holder, token, expires_ms = await self._call(
+        # Redis judges expiry by its own clock; the holder is told an expiry on its own clock,
+        # counted from before the request left, so it never believes it holds the lease longer
+        # than Redis grants it, however far the two clocks drift apart.
+        asked_at = time.time()
+        token = await self._call(
             f"acquire lease {name!r}",
             self._acquire(
                 keys=[self._lease_prefix + name], args=[holder, max(1, math.ceil(ttl * 1000))]
             ),
         )
-        if not granted:
+        if not token:
             return None
-        return Lease(name, lease_holder.decode(), int(token), int(expires_ms) / 1000)
+        return Lease(name, holder, int(token), asked_at + ttl)
 
     async def release_lease(self, lease: Lease) -> None:
         await self._call(

@@ -60,7 +60,7 @@ end
 return out
 """
 
-# KEYS: 1 lease hash. ARGV: 1 holder, 2 ttl in ms.
+# KEYS: 1 lease hash. ARGV: 1 holder, 2 ttl in ms. Answers the fencing token, or 0 if refused.
 # A released lease keeps its token with an empty holder, so tokens never go back.
 ACQUIRE = (
     _NOW_MS
@@ -70,14 +70,14 @@ local lease = redis.call('HMGET', KEYS[1], 'holder', 'token', 'expires_ms')
 local holder = lease[1] or ''
 local token = tonumber(lease[2] or '0')
 if holder ~= '' and holder ~= ARGV[1] and tonumber(lease[3]) > now then
-  return {0, holder, token, tonumber(lease[3])}
+  return 0
 end
 if holder ~= ARGV[1] then
   token = token + 1
 end
 local expires = now + tonumber(ARGV[2])
 redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'token', token, 'expires_ms', expires)
-return {1, ARGV[1], token, expires}
+return token
 """
 )
 
