@@ -64,6 +64,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(args.duration))
 
 
+def cmd_discover(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from federation.discover_command import UnknownProviderError, discover
+
+    try:
+        config = load_config(args.config)
+        width = None if sys.stdout.isatty() else 160
+        return asyncio.run(discover(config, args.provider, args.output, Console(width=width)))
+    except InvalidInputError as exc:
+        _print_problems(args.config, exc.problems)
+    except UnknownProviderError as exc:
+        print(exc, file=sys.stderr)
+    return 1
+
+
 def cmd_token_create(args: argparse.Namespace) -> int:
     from federation.token_command import create_token
 
@@ -115,6 +131,16 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_validate,
     )
     sub.add_argument("files", nargs="+", metavar="FILE")
+
+    sub = command(
+        "discover",
+        "run one discovery pass and print the endpoints found",
+        "meshfed discover --config meshfed.yaml --provider aws-prod -o json",
+        cmd_discover,
+    )
+    sub.add_argument("--config", required=True)
+    sub.add_argument("--provider", help="only this provider (default: all)")
+    sub.add_argument("-o", "--output", choices=["table", "json"], default="table")
 
     command(
         "schema",

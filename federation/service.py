@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,9 +19,13 @@ from federation.api.context import ApiContext
 from federation.audit_log import AuditLog
 from federation.config import load_config
 from federation.config_checks import missing_files
+from federation.discovery import DiscoveryLoop
+from federation.leadership import LeaseKeeper
 from federation.metrics import Metrics
 from federation.model import MeshfedConfig
 from federation.problems import InvalidInputError
+from federation.provider_factory import scheduled_providers
+from federation.registry import Registry
 from federation.resources import ConfigState
 from federation.store import open_store
 from federation.tokens import TokenRegistry
@@ -31,6 +37,7 @@ log = logging.getLogger("meshfed.serve")
 class Running:
     url: str
     context: ApiContext
+    discovery: DiscoveryLoop
 
 
 def load_for_serving(path: str | Path) -> MeshfedConfig:
@@ -61,6 +68,16 @@ async def running_service(
             metrics=metrics,
             metrics_public=config.api.metrics,
         )
+        registry = Registry(store, [p.name for p in config.providers])
+        await registry.load()
+        leadership = LeaseKeeper(store, "discovery", f"{socket.gethostname()}:{os.getpid()}")
+        registry.fence = lambda: leadership.current
+        discovery = DiscoveryLoop(
+            scheduled_providers(config.providers, config.clusters),
+            registry,
+            metrics,
+            is_leader=lambda: leadership.current is not None,
+        )
         host, _, port = (listen or config.api.listen).rpartition(":")
         runner = web.AppRunner(
             build_app(ctx),
@@ -75,8 +92,18 @@ async def running_service(
         url = f"http://{host}:{bound[1]}"
         ctx.ready = True
         log.info("serving", extra={"url": url, "store": store_url or config.store})
+        await leadership.try_acquire()
         try:
-            yield Running(url, ctx)
+            async with asyncio.TaskGroup() as background:
+                tasks = [
+                    background.create_task(leadership.run(), name="lease:discovery"),
+                    background.create_task(discovery.run(), name="discovery"),
+                ]
+                try:
+                    yield Running(url, ctx, discovery)
+                finally:
+                    for task in tasks:
+                        task.cancel()
         finally:
             ctx.ready = False
             log.info("draining", extra={"timeout_s": config.api.drain_timeout.total_seconds()})

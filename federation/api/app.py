@@ -8,6 +8,7 @@ from federation.api.context import CONTEXT, ApiContext
 from federation.api.endpoints import endpoint_routes
 from federation.api.middleware import authorization, problem_details, request_context
 from federation.api.objects import object_routes
+from federation.api.providers import provider_routes
 from federation.api.routing import register
 from federation.api.system import freeze_openapi, system_routes
 
@@ -19,6 +20,6 @@ def build_app(ctx: ApiContext) -> web.Application:
         middlewares=[request_context, problem_details, authorization], client_max_size=MAX_BODY
     )
     app[CONTEXT] = ctx
-    register(app, system_routes() + object_routes() + endpoint_routes())
+    register(app, system_routes() + object_routes() + endpoint_routes() + provider_routes())
     freeze_openapi(app)
     return app
