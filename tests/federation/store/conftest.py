@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from federation.store import MemoryStore, RedisStore, SqliteStore, Store
 from tests.support.redis_server import RedisServer, redis_server_fixture
 
-BACKENDS = ("memory", "sqlite", "redis")
+BACKENDS = ("memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis))
 
 StoreFactory = Callable[..., Awaitable[Store]]
 

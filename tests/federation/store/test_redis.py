@@ -20,6 +20,8 @@ from federation.store import (
 from tests.federation.store.helpers import eventually, take, watching
 from tests.support.redis_server import RedisServer, redis_server_fixture
 
+pytestmark = pytest.mark.redis
+
 # The store promises about two seconds; the rest is slack for a busy test machine.
 FAIL_FAST = 3.5
 

@@ -19,6 +19,8 @@ from tests.support.redis_server import (
     free_port,
 )
 
+pytestmark = pytest.mark.redis
+
 
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[RedisServer]:
