@@ -81,9 +81,11 @@ async def test_fenced_writes_succeed_while_the_lease_is_current(store: Store) ->
 
 
 async def test_fenced_writes_are_refused_after_another_holder_took_over(store: Store) -> None:
-    old = await store.acquire_lease("leader", "a", SHORT_TTL)
+    old = await store.acquire_lease("leader", "a", 30.0)
     assert old is not None
     kept = await store.put("endpoints/x", b"old leader", fence=old)
+    # The old leader stalls: its last renewal was short, and nothing renews it again.
+    assert await store.acquire_lease("leader", "a", SHORT_TTL) is not None
     new = await take_over(store, "leader", "b")
     revision = await store.revision()
 
