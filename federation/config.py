@@ -68,12 +68,17 @@ def check_config_data(
         kind = "an empty document" if data is None else f"a {type(data).__name__}"
         return None, [Problem("", f"the config is {kind}", "it must be a mapping with sections")]
     data, problems = interpolate_env(data, os.environ if env is None else env)
+    unset = {p.path for p in problems}
     config: MeshfedConfig | None = None
+    later: list[Problem] = []
     try:
         config = MeshfedConfig.model_validate(data)
     except ValidationError as exc:
-        problems += validation_problems(exc, MeshfedConfig)
-    problems += cross_check(data)
+        later += validation_problems(exc, MeshfedConfig)
+    later += cross_check(data)
+    # A value whose variable is unset was replaced by "": its own complaints would only
+    # repeat the one that matters.
+    problems += [p for p in later if p.path not in unset]
     return (config if not problems else None), problems
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from federation.problems import Problem, join_path
+from geo import RegionCatalog, UnknownRegionError
 from trust.spiffe_id import InvalidSpiffeIdError, parse_spiffe_id, validate_trust_domain
 
 _NAMED_SECTIONS = ("clusters", "providers", "services", "policies")
@@ -27,6 +29,7 @@ def cross_check(data: dict[str, Any]) -> list[Problem]:
     problems += _provider_references(data, clusters, services)
     problems += _policy_references(data, services)
     problems += _trust_references(data)
+    problems += _region_references(data)
     return problems
 
 
@@ -141,6 +144,30 @@ def spiffe_pattern_problem(pattern: str) -> str | None:
     except InvalidSpiffeIdError as exc:
         return str(exc)
     return None
+
+
+@cache
+def _catalog() -> RegionCatalog:
+    return RegionCatalog.load()
+
+
+def _region_problem(path: str, cloud: Any, code: Any) -> Iterator[Problem]:
+    if isinstance(cloud, str) and isinstance(code, str) and cloud in ("aws", "gcp", "azure"):
+        try:
+            _catalog().get(cloud, code)
+        except UnknownRegionError as exc:
+            yield Problem(path, str(exc), "use a public region code of that cloud")
+
+
+def _region_references(data: dict[str, Any]) -> Iterator[Problem]:
+    for i, cluster in enumerate(_items(data.get("clusters"))):
+        cluster = _dict(cluster)
+        yield from _region_problem(
+            f"clusters[{i}].region", cluster.get("cloud"), cluster.get("region")
+        )
+    default = _dict(data.get("geoip")).get("default_location")
+    if isinstance(default, str) and default.count(":") == 1:
+        yield from _region_problem("geoip.default_location", *default.split(":"))
 
 
 def _trust_domain_problem(path: str, value: Any) -> Iterator[Problem]:

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from federation.durations import Duration
+from federation.store.url import parse_store_url
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$"
 Name = Annotated[
@@ -50,6 +51,14 @@ def _region_key(value: str) -> str:
 
 
 RegionKey = Annotated[str, AfterValidator(_region_key)]
+
+
+def _store_url(value: str) -> str:
+    parse_store_url(value)  # raises StoreURLError (a ValueError) naming the accepted forms
+    return value
+
+
+StoreURL = Annotated[str, AfterValidator(_store_url)]
 
 
 class Strict(BaseModel):
@@ -304,7 +313,7 @@ class TrustSection(Strict):
 
 class MeshfedConfig(Strict):
     federation: FederationSection
-    store: str = "sqlite:///./.meshfed/state.db"
+    store: StoreURL = "sqlite:///./.meshfed/state.db"
     api: ApiSection = ApiSection()
     geoip: GeoIPSection = GeoIPSection()
     clusters: list[ClusterSpec] = []

@@ -86,6 +86,13 @@ def test_defaults_fill_omitted_sections() -> None:
             "pattern",
         ),
         ("trust: {svid_ttl: 3 days}", "trust.svid_ttl", "not a duration"),
+        ("store: mysql://db", "store", "unknown scheme 'mysql'"),
+        ("geoip: {default_location: aws:us-east-7}", "geoip.default_location", "did you mean"),
+        (
+            "clusters: [{name: c, cloud: gcp, region: europe-west11}]",
+            "clusters[0].region",
+            "did you mean 'europe-west1'",
+        ),
         ("trust: {key_type: dsa}", "trust.key_type", "ec-p256"),
         ("federation: {name: Acme, trust_domain: acme.mesh}", "federation.name", "lowercase"),
         ("federation: {name: acme, trust_domain: Acme.Mesh}", "federation.trust_domain", "lower"),
