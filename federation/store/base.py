@@ -6,7 +6,7 @@ resume from the last revision it saw and a compare-and-set names exactly the sta
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -106,7 +106,7 @@ class Store(Protocol):
     async def revision(self) -> int:
         """The store's current revision (0 for an empty store)."""
 
-    def watch(self, prefix: str, *, since_revision: int = 0) -> AsyncIterator[ChangeEvent]:
+    def watch(self, prefix: str, *, since_revision: int = 0) -> AsyncGenerator[ChangeEvent, None]:
         """Change events for keys under ``prefix`` with revision > ``since_revision``, in
         revision order, first the ones already recorded, then live ones as they happen."""
         ...

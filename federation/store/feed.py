@@ -8,7 +8,7 @@ has fallen behind the kept window and must re-list instead of silently missing c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 
 from federation.store.base import ChangeEvent, WatchExpiredError
 
@@ -19,7 +19,7 @@ NextBatch = Callable[[int], Awaitable[Sequence[ChangeEvent]]]
 
 async def follow(
     prefix: str, since_revision: int, next_batch: NextBatch
-) -> AsyncIterator[ChangeEvent]:
+) -> AsyncGenerator[ChangeEvent, None]:
     cursor = max(since_revision, 0)
     while True:
         batch = await next_batch(cursor)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from itertools import islice
 
 from federation.store.base import (
@@ -86,7 +86,7 @@ class MemoryStore:
     async def revision(self) -> int:
         return self._revision
 
-    def watch(self, prefix: str, *, since_revision: int = 0) -> AsyncIterator[ChangeEvent]:
+    def watch(self, prefix: str, *, since_revision: int = 0) -> AsyncGenerator[ChangeEvent, None]:
         return follow(prefix, since_revision, self._next_batch)
 
     async def _next_batch(self, cursor: int) -> list[ChangeEvent]:

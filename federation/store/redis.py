@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -220,7 +220,7 @@ class RedisStore:
         current = await self._call("GET revision", self._client.get(self._revision_key))
         return 0 if current is None else int(current)
 
-    def watch(self, prefix: str, *, since_revision: int = 0) -> AsyncIterator[ChangeEvent]:
+    def watch(self, prefix: str, *, since_revision: int = 0) -> AsyncGenerator[ChangeEvent, None]:
         return follow(prefix, since_revision, self._next_batch)
 
     async def _next_batch(self, cursor: int) -> list[ChangeEvent]:

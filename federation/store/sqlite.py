@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -218,7 +218,7 @@ class SqliteStore:
 
         return await self._run(job)
 
-    def watch(self, prefix: str, *, since_revision: int = 0) -> AsyncIterator[ChangeEvent]:
+    def watch(self, prefix: str, *, since_revision: int = 0) -> AsyncGenerator[ChangeEvent, None]:
         return follow(prefix, since_revision, self._next_batch)
 
     async def _next_batch(self, cursor: int) -> list[ChangeEvent]:
