@@ -1,8 +1,11 @@
 """A reverse proxy in front of moto that answers chosen AWS requests with faults.
 
 It runs aiohttp on its own event loop in a thread, so blocking boto3 code under test can talk to
-it. Every request is recorded (operation, signing access key, status answered); a request that
-matches a rule gets the rule's fault, everything else is forwarded to moto unchanged.
+it. Import ``fault_proxy_fixture`` and ``fault_proxy_server_fixture`` (they register as
+``fault_proxy`` and ``fault_proxy_server``) along with the moto_server fixtures they build on.
+
+Every request is recorded (operation, signing access key and region, status answered, when); a
+request that matches a rule gets the rule's fault, everything else goes to moto unchanged.
 
 The canned error bodies follow each service's wire protocol, since botocore parses them by
 protocol: EC2 ``<Response><Errors><Error>``, query services such as ELBv2 and STS
@@ -12,19 +15,21 @@ protocol: EC2 ``<Response><Errors><Error>``, query services such as ELBv2 and ST
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 import aiohttp
+import pytest
 from aiohttp import web
 
-_CREDENTIAL = re.compile(r"Credential=([^/]+)/")
+# SigV4: Credential=<access key>/<date>/<region>/<service>/aws4_request
+_CREDENTIAL = re.compile(r"Credential=([^/]+)/[^/]+/([^/]+)/")
 # Headers describing one hop's framing; aiohttp sets its own.
 _HOP_HEADERS = frozenset(
     {"host", "content-length", "transfer-encoding", "connection", "content-encoding", "date"}
@@ -75,17 +80,18 @@ def slow(delay: float) -> Fault:
 
 @dataclass(slots=True)
 class Rule:
-    """Answer ``fault`` to requests for ``operation`` (any when None): let the first ``skip``
-    of them through, then fault the next ``times`` (every one after when None)."""
+    """Answer ``fault`` to requests for ``operation`` in ``region`` (any when None): let the
+    first ``skip`` of them through, then fault the next ``times`` (every one after when None)."""
 
     fault: Fault
     operation: str | None = None
+    region: str | None = None
     skip: int = 0
     times: int | None = 1
     seen: int = 0
 
-    def claims(self, operation: str) -> bool:
-        if self.operation is not None and operation != self.operation:
+    def claims(self, operation: str, region: str) -> bool:
+        if self.operation not in (None, operation) or self.region not in (None, region):
             return False
         self.seen += 1
         if self.seen <= self.skip:
@@ -96,8 +102,10 @@ class Rule:
 @dataclass(frozen=True, slots=True)
 class Seen:
     operation: str
+    region: str
     access_key: str
     status: int
+    at: float  # time.monotonic() when the answer was ready
 
 
 @dataclass(slots=True)
@@ -113,7 +121,8 @@ class AwsFaultProxy:
         self._state = _State()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._closing: asyncio.Event | None = None
+        # Set (and replaced) to end every delayed answer early: at clear() and at stop().
+        self._interrupt: asyncio.Event | None = None
         self._runner: web.AppRunner | None = None
         self._client: aiohttp.ClientSession | None = None
         self.url = ""
@@ -134,16 +143,19 @@ class AwsFaultProxy:
         return rule
 
     def clear(self) -> None:
+        """Forget rules and what was seen, and end delayed answers still pending from before,
+        so they cannot land in the next test's record."""
         with self._state.lock:
             self._state.rules.clear()
             self._state.seen.clear()
+        asyncio.run_coroutine_threadsafe(self._interrupt_delays(), self._loop).result(timeout=10)
 
     def seen(self, operation: str | None = None) -> list[Seen]:
         with self._state.lock:
             return [s for s in self._state.seen if operation in (None, s.operation)]
 
     async def _start(self) -> None:
-        self._closing = asyncio.Event()
+        self._interrupt = asyncio.Event()
         self._client = aiohttp.ClientSession(auto_decompress=False)
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
@@ -155,21 +167,20 @@ class AwsFaultProxy:
         self.url = f"http://{host}:{port}"
 
     async def _stop(self) -> None:
-        assert self._closing is not None and self._runner is not None and self._client
-        self._closing.set()
+        assert self._runner is not None and self._client is not None
+        await self._interrupt_delays()
         await self._runner.cleanup()
         await self._client.close()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         operation = _operation(request, body)
+        access_key, region = _signer(request)
         with self._state.lock:
-            fault = next((r.fault for r in self._state.rules if r.claims(operation)), None)
-        if fault is not None and fault.delay:
-            assert self._closing is not None
-            # Waiting on the closing event rather than sleeping lets stop() end a slow answer.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), fault.delay)
+            rules = self._state.rules
+            fault = next((r.fault for r in rules if r.claims(operation, region)), None)
+        if fault is not None and fault.delay and await self._interrupted(fault.delay):
+            return web.Response(status=504, text="delay interrupted by the test harness")
         if fault is not None and fault.status is not None:
             response = web.Response(
                 status=fault.status,
@@ -179,7 +190,7 @@ class AwsFaultProxy:
             )
         else:
             response = await self._forward(request, body)
-        self._record(Seen(operation, _access_key(request), response.status))
+        self._record(Seen(operation, region, access_key, response.status, time.monotonic()))
         return response
 
     async def _forward(self, request: web.Request, body: bytes) -> web.Response:
@@ -191,6 +202,19 @@ class AwsFaultProxy:
             payload = await upstream.read()
             answer = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_HEADERS}
             return web.Response(status=upstream.status, body=payload, headers=answer)
+
+    async def _interrupted(self, delay: float) -> bool:
+        assert self._interrupt is not None
+        try:
+            await asyncio.wait_for(self._interrupt.wait(), delay)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _interrupt_delays(self) -> None:
+        assert self._interrupt is not None
+        self._interrupt.set()
+        self._interrupt = asyncio.Event()
 
     def _record(self, seen: Seen) -> None:
         with self._state.lock:
@@ -206,16 +230,24 @@ def _operation(request: web.Request, body: bytes) -> str:
     return (form.get("Action") or [request.query.get("Action", "")])[0]
 
 
-def _access_key(request: web.Request) -> str:
+def _signer(request: web.Request) -> tuple[str, str]:
+    """(access key, region) from the SigV4 Authorization header."""
     match = _CREDENTIAL.search(request.headers.get("Authorization", ""))
-    return match.group(1) if match else ""
+    return (match.group(1), match.group(2)) if match else ("", "")
 
 
-def running_proxy(upstream: str) -> Iterator[AwsFaultProxy]:
-    """For a fixture: ``yield from running_proxy(moto_url)``."""
-    proxy = AwsFaultProxy(upstream)
+@pytest.fixture(name="fault_proxy_server", scope="session")
+def fault_proxy_server_fixture(moto_server: str) -> Iterator[AwsFaultProxy]:
+    proxy = AwsFaultProxy(moto_server)
     proxy.start()
     try:
         yield proxy
     finally:
         proxy.stop()
+
+
+@pytest.fixture(name="fault_proxy")
+def fault_proxy_fixture(fault_proxy_server: AwsFaultProxy, moto_url: str) -> AwsFaultProxy:
+    """The proxy in front of a freshly reset moto, with no rules and nothing seen."""
+    fault_proxy_server.clear()
+    return fault_proxy_server
