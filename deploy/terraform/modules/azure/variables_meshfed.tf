@@ -141,7 +141,7 @@ variable "services" {
       path                = optional(string, "/healthz")
     }), {})
   }))
-  description = "Services and their routing (services[]); a failover entry is a map of cluster to weight, {\"azure-weu\" = 1} for a single cluster."
+  description = "Services and their routing (services[]); a failover entry is a map of cluster to weight, with weight 1 for a single cluster."
   default     = []
 
   validation {
