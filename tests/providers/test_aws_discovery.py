@@ -8,6 +8,11 @@ import boto3
 
 from providers.aws import AwsProvider
 from providers.base import Endpoint, Health, Role
+from tests.support.aws_fault_proxy import (  # noqa: F401
+    AwsFaultProxy,
+    fault_proxy_fixture,
+    fault_proxy_server_fixture,
+)
 from tests.support.moto_server import (  # noqa: F401
     aws_env_fixture,
     cloud_map_service,
@@ -198,10 +203,10 @@ def test_malformed_resources_are_skipped_with_warnings_and_the_rest_kept(moto_ur
 
 
 def test_three_thousand_endpoints_over_hundreds_of_small_pages_are_all_found(
-    moto_url: str,
+    fault_proxy: AwsFaultProxy, moto_url: str
 ) -> None:
     # moto serialises EC2 instances slowly (~13 ms each), so most of the 3,000 are Cloud Map
-    # instances (550 pages of 5); EC2 still spans 10 pages of five 5-instance reservations.
+    # instances; EC2 still spans pages, five reservations of five instances to a page.
     ec2 = client("ec2", "us-east-1", moto_url)
     _, subnet = subnet_in(ec2)
     for _ in range(50):
@@ -209,9 +214,30 @@ def test_three_thousand_endpoints_over_hundreds_of_small_pages_are_all_found(
     sd = client("servicediscovery", "us-east-1", moto_url)
     register_many(cloud_map_service(sd, "payments.prod", tags(cluster="c1")), "us-east-1", 2750)
 
-    provider = AwsProvider("aws", ["us-east-1"], endpoint_url=moto_url, page_size=5)
+    provider = AwsProvider("aws", ["us-east-1"], endpoint_url=fault_proxy.url, page_size=5)
     snapshot = provider.discover()
 
     assert len({e.address for e in snapshot.endpoints}) == 3000
-    instances = [e for e in snapshot.endpoints if e.source.startswith("i-")]
-    assert len(instances) == 250
+    assert len([e for e in snapshot.endpoints if e.source.startswith("i-")]) == 250
+    assert len(fault_proxy.seen("DescribeInstances")) == 10
+    assert len(fault_proxy.seen("ListInstances")) == 550
+
+
+def test_load_balancer_tags_are_read_twenty_arns_a_call(
+    fault_proxy: AwsFaultProxy, moto_url: str
+) -> None:
+    ec2, elb = client("ec2", "us-east-1", moto_url), client("elbv2", "us-east-1", moto_url)
+    _, subnet = subnet_in(ec2)
+    for n in range(25):
+        elb.create_load_balancer(
+            Name=f"gw-{n}",
+            Subnets=[subnet],
+            Type="network",
+            Tags=tags(cluster="c1", role="gateway", port=str(15000 + n)),
+        )
+
+    snapshot = AwsProvider("aws", ["us-east-1"], endpoint_url=fault_proxy.url).discover()
+
+    assert sorted(e.port for e in snapshot.endpoints) == list(range(15000, 15025))
+    assert len(fault_proxy.seen("DescribeLoadBalancers")) == 1
+    assert len(fault_proxy.seen("DescribeTags")) == 2
