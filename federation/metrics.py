@@ -64,3 +64,48 @@ class Metrics:
         self.registry_version = Gauge(
             "meshfed_registry_version", "Version of the merged endpoint set", registry=r
         )
+        self.resolve_requests = Counter(
+            "meshfed_resolve_requests",
+            "Resolve requests by outcome (ok, no_healthy, unknown_service, bad_request)",
+            ["service", "outcome"],
+            registry=r,
+        )
+        self.resolve_duration = Histogram(
+            "meshfed_resolve_duration_seconds",
+            "Time to locate the client and resolve",
+            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
+            registry=r,
+        )
+        self.health_transitions = Counter(
+            "meshfed_health_check_transitions",
+            "Active health check verdict changes written to the store",
+            ["service", "to"],
+            registry=r,
+        )
+        self.outlier_ejections = Counter(
+            "meshfed_outlier_ejections",
+            "Endpoints ejected by outlier detection",
+            ["service"],
+            registry=r,
+        )
+        self.trust_certificate_expiry = Gauge(
+            "meshfed_trust_certificate_expiry_seconds",
+            "Seconds until the signing CA's certificate expires",
+            ["trust_domain", "certificate"],
+            registry=r,
+        )
+        self.trust_foreign_bundle_age = Gauge(
+            "meshfed_trust_foreign_bundle_age_seconds",
+            "Seconds since a foreign trust domain's bundle was last fetched successfully",
+            ["trust_domain"],
+            registry=r,
+        )
+        self.trust_bundle_fetch_errors = Counter(
+            "meshfed_trust_bundle_fetch_errors",
+            "Failed or refused fetches of a foreign bundle",
+            ["trust_domain", "kind"],
+            registry=r,
+        )
+        self.trust_svids_issued = Counter(
+            "meshfed_trust_svids_issued", "X509-SVIDs issued", ["trust_domain"], registry=r
+        )

@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import socket
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from federation.audit_log import AuditLog
 from federation.config import load_config
 from federation.config_checks import missing_files
 from federation.discovery import DiscoveryLoop
+from federation.health_service import HealthService
 from federation.leadership import LeaseKeeper
 from federation.metrics import Metrics
 from federation.model import MeshfedConfig
@@ -27,8 +29,13 @@ from federation.problems import InvalidInputError
 from federation.provider_factory import scheduled_providers
 from federation.registry import Registry
 from federation.resources import ConfigState
+from federation.routing.live import LiveRouting
+from federation.routing.membership import Membership
+from federation.routing.outliers import OutlierService
+from federation.routing.resolver import Resolver
 from federation.store import open_store
 from federation.tokens import TokenRegistry
+from geo import GeoIPDatabase, RegionCatalog
 
 log = logging.getLogger("meshfed.serve")
 
@@ -78,6 +85,14 @@ async def running_service(
             metrics,
             is_leader=lambda: leadership.current is not None,
         )
+        routing = LiveRouting(store, await asyncio.to_thread(RegionCatalog.load))
+        await routing.load()
+        geoip = await _open_geoip(config)
+        ctx.resolver = Resolver(routing, config.geoip.default_location, geoip)
+        ctx.outliers = OutlierService(store, routing, metrics)
+        # Unique per running service, even for several in one process (tests, the demo).
+        member = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        health = HealthService(store, routing, Membership(store, member), metrics)
         host, _, port = (listen or config.api.listen).rpartition(":")
         runner = web.AppRunner(
             build_app(ctx),
@@ -98,6 +113,9 @@ async def running_service(
                 tasks = [
                     background.create_task(leadership.run(), name="lease:discovery"),
                     background.create_task(discovery.run(), name="discovery"),
+                    background.create_task(routing.run(), name="routing"),
+                    background.create_task(health.run(), name="health"),
+                    background.create_task(ctx.outliers.run(), name="outliers"),
                 ]
                 try:
                     yield Running(url, ctx, discovery)
@@ -108,8 +126,17 @@ async def running_service(
             ctx.ready = False
             log.info("draining", extra={"timeout_s": config.api.drain_timeout.total_seconds()})
             await runner.cleanup()
+            if geoip is not None:
+                geoip.close()
     finally:
         await store.close()
+
+
+async def _open_geoip(config: MeshfedConfig) -> GeoIPDatabase | None:
+    if config.geoip.city_db is None:
+        return None
+    interval = config.geoip.reload_interval.total_seconds()
+    return await asyncio.to_thread(GeoIPDatabase, config.geoip.city_db, check_interval=interval)
 
 
 async def serve_until_signal(config: MeshfedConfig, store_url: str | None) -> None:

@@ -9,6 +9,8 @@ from aiohttp import web
 from federation.audit_log import AuditLog
 from federation.metrics import Metrics
 from federation.resources import ConfigState
+from federation.routing.outliers import OutlierService
+from federation.routing.resolver import Resolver
 from federation.store.base import Store
 from federation.tokens import Principal, TokenRegistry
 
@@ -22,6 +24,8 @@ class ApiContext:
     metrics: Metrics
     metrics_public: bool = True
     ready: bool = False
+    resolver: Resolver | None = None  # None until routing is wired (tests of other parts)
+    outliers: OutlierService | None = None
 
 
 CONTEXT = web.AppKey("meshfed_context", ApiContext)
