@@ -80,6 +80,45 @@ def cmd_discover(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_resolve(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    from rich.console import Console
+
+    from federation.resolve_command import (
+        ClientArgs,
+        ResolveCommandError,
+        render,
+        resolve_local,
+        resolve_remote,
+    )
+    from federation.routing.resolver import ResolveInputError
+    from federation.scheduler import UnknownServiceError
+
+    client = ClientArgs(args.service, args.from_ip, args.from_region, args.explain)
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    try:
+        if args.config is not None:
+            body = asyncio.run(resolve_local(load_config(args.config), client, console))
+        else:
+            token = args.token or os.environ.get("MESHFED_TOKEN")
+            body = asyncio.run(resolve_remote(args.server, token, client))
+    except InvalidInputError as exc:
+        _print_problems(args.config, exc.problems)
+        return 1
+    except (ResolveCommandError, ResolveInputError, UnknownServiceError) as exc:
+        print(f"meshfed resolve: {exc}", file=sys.stderr)
+        return 1
+    if args.output == "json":
+        print(json.dumps(body, indent=2))
+        return 0
+    console.print(render(body))
+    for line in body["explain"]:
+        console.print(line, highlight=False, markup=False)
+    return 0
+
+
 def cmd_token_create(args: argparse.Namespace) -> int:
     from federation.token_command import create_token
 
@@ -141,6 +180,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--config", required=True)
     sub.add_argument("--provider", help="only this provider (default: all)")
     sub.add_argument("-o", "--output", choices=["table", "json"], default="table")
+
+    sub = command(
+        "resolve",
+        "show where a client's requests for a service go, and why",
+        "meshfed resolve payments.prod --from-ip 81.2.69.142 --server http://127.0.0.1:8470",
+        cmd_resolve,
+    )
+    sub.add_argument("service", metavar="SERVICE")
+    client = sub.add_mutually_exclusive_group(required=True)
+    client.add_argument("--from-ip", metavar="IP", help="the client's IP (located by GeoIP2)")
+    client.add_argument("--from-region", metavar="CLOUD:REGION", help="the client's region")
+    source = sub.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", metavar="FILE", help="resolve locally after one discovery")
+    source.add_argument("--server", metavar="URL", help="ask a running meshfed")
+    sub.add_argument("--token", help="API token for --server (default: env MESHFED_TOKEN)")
+    sub.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    sub.add_argument("--explain", action="store_true", help="say why each level and share")
 
     command(
         "schema",

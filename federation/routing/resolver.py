@@ -59,9 +59,7 @@ class Resolver:
             # GeoIP2 lookups read a memory map and may touch the disk.
             return await asyncio.to_thread(self._locator.locate_ip, client_ip)
         except InvalidAddressError as exc:
-            raise ResolveInputError(
-                "client_ip", str(exc), "send an IPv4 or IPv6 address such as 203.0.113.7"
-            ) from exc
+            raise ResolveInputError("client_ip", str(exc), "fix client_ip") from exc
 
     async def resolve(
         self,
