@@ -51,6 +51,12 @@ INSTANCE_FILTERS = (
 
 
 class AwsProvider:
+    """Discovery over ``regions`` with boto3's default credentials, or those of ``role_arn``
+    assumed through STS. ``endpoint_url`` points every client at one endpoint (moto, a VPC
+    endpoint); ``call_timeout`` bounds connecting and each read of one call; ``page_size`` sets
+    every listing's page size (EC2 takes 5-1000), else each API's default. Not thread-safe:
+    the discovery loop runs one pass of a provider at a time."""
+
     cloud = "aws"
 
     def __init__(

@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 
 from providers.aws import AwsProvider
-from providers.base import Endpoint, Health, Role
+from providers.base import Endpoint, Health, Provider, Role
 from tests.support.aws_fault_proxy import (  # noqa: F401
     AwsFaultProxy,
     fault_proxy_fixture,
@@ -48,7 +48,8 @@ def test_tagged_running_instances_in_two_regions_become_exact_endpoints(moto_url
         tags(cluster="aws-euw1", role="service", service="payments.prod", port="9443", weight="5"),
     )
 
-    snapshot = AwsProvider("aws", ["us-east-1", "eu-west-1"], endpoint_url=moto_url).discover()
+    provider: Provider = AwsProvider("aws", ["us-east-1", "eu-west-1"], endpoint_url=moto_url)
+    snapshot = provider.discover()
 
     assert snapshot.complete and snapshot.warnings == ()
     assert by_source(snapshot.endpoints) == {

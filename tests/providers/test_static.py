@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from providers.base import Endpoint, Health, Role
+from providers.base import Endpoint, Health, Provider, Role
 from providers.static import DuplicateEndpoint, StaticProvider
 
 
@@ -24,7 +24,8 @@ def endpoint(port: int, health: Health = Health.UNKNOWN) -> Endpoint:
 def test_snapshot_is_exactly_the_configured_endpoints_with_their_health() -> None:
     given = [endpoint(9443, Health.HEALTHY), endpoint(9444, Health.DRAINING)]
 
-    snapshot = StaticProvider("local", given).discover()
+    provider: Provider = StaticProvider("local", given)
+    snapshot = provider.discover()
 
     assert snapshot.provider == "local"
     assert snapshot.endpoints == tuple(given)
