@@ -35,6 +35,7 @@ from federation.routing.outliers import OutlierService
 from federation.routing.resolver import Resolver
 from federation.store import open_store
 from federation.tokens import TokenRegistry
+from federation.trust.runtime import running_trust
 from geo import GeoIPDatabase, RegionCatalog
 
 log = logging.getLogger("meshfed.serve")
@@ -109,7 +110,11 @@ async def running_service(
         log.info("serving", extra={"url": url, "store": store_url or config.store})
         await leadership.try_acquire()
         try:
-            async with asyncio.TaskGroup() as background:
+            async with (
+                running_trust(config, store, ctx.audit, metrics, os.environ) as trust,
+                asyncio.TaskGroup() as background,
+            ):
+                ctx.trust = trust
                 tasks = [
                     background.create_task(leadership.run(), name="lease:discovery"),
                     background.create_task(discovery.run(), name="discovery"),

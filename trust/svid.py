@@ -79,8 +79,8 @@ def issue_svid(
     ttl: timedelta = DEFAULT_SVID_TTL,
 ) -> IssuedSvid:
     """Check the CSR against the requested ID and sign a leaf with the intermediate."""
-    requested = _requested_id(spiffe_id)
-    csr = _load_csr(csr_pem)
+    requested = requested_id(spiffe_id)
+    csr = load_csr(csr_pem)
     public_key = check_csr(csr, requested, ca.trust_domain)
     require_valid_issuer(ca.intermediate_cert, now)
     leaf = build_svid_certificate(
@@ -189,7 +189,7 @@ def build_svid_certificate(
     )
 
 
-def _requested_id(spiffe_id: str | SpiffeId) -> SpiffeId:
+def requested_id(spiffe_id: str | SpiffeId) -> SpiffeId:
     if isinstance(spiffe_id, SpiffeId):
         return spiffe_id
     try:
@@ -198,7 +198,7 @@ def _requested_id(spiffe_id: str | SpiffeId) -> SpiffeId:
         raise CsrRefusedError(CsrRefusal.INVALID_SPIFFE_ID, str(exc)) from exc
 
 
-def _load_csr(csr_pem: str | bytes) -> x509.CertificateSigningRequest:
+def load_csr(csr_pem: str | bytes) -> x509.CertificateSigningRequest:
     data = csr_pem.encode() if isinstance(csr_pem, str) else csr_pem
     try:
         return x509.load_pem_x509_csr(data)

@@ -39,6 +39,15 @@ def server_context(chain_pem: str, private_key: PrivateKey, bundles: BundleSet) 
     return context
 
 
+def bundle_server_context(chain_pem: str, private_key: PrivateKey) -> ssl.SSLContext:
+    """The https_spiffe bundle endpoint: it shows its SVID and asks the client for nothing
+    (SPIFFE Federation 5.2.2: the endpoint is public, only the server authenticates)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    load_identity(context, chain_pem, private_key)
+    return context
+
+
 def client_context(chain_pem: str, private_key: PrivateKey, bundles: BundleSet) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     # SVIDs name workloads by URI SAN, not DNS; identity is checked by verify_peer instead.
@@ -94,10 +103,11 @@ def _configure(
     if not roots:
         raise SvidVerificationError("the bundle set holds no roots: add at least your own bundle")
     context.load_verify_locations(cadata=roots)
-    _load_identity(context, chain_pem, private_key)
+    load_identity(context, chain_pem, private_key)
 
 
-def _load_identity(context: ssl.SSLContext, chain_pem: str, private_key: PrivateKey) -> None:
+def load_identity(context: ssl.SSLContext, chain_pem: str, private_key: PrivateKey) -> None:
+    """Set (or replace: later handshakes use it) the certificate chain and key ``context`` shows."""
     # ssl only loads keys from files; the key goes there encrypted under a one-time password
     # and the directory is removed at once, so the private key never touches disk in clear.
     password = secrets.token_bytes(32)

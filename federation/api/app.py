@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from federation.api.audit import audit_routes
 from federation.api.context import CONTEXT, ApiContext
 from federation.api.endpoints import endpoint_routes
 from federation.api.middleware import authorization, problem_details, request_context
 from federation.api.objects import object_routes
 from federation.api.outliers import outlier_routes
+from federation.api.policy_check import policy_check_routes
 from federation.api.providers import provider_routes
 from federation.api.resolve import resolve_routes
 from federation.api.routing import register
 from federation.api.system import freeze_openapi, system_routes
+from federation.api.trust import trust_routes
 
 MAX_BODY = 1024 * 1024
 
@@ -24,5 +27,6 @@ def build_app(ctx: ApiContext) -> web.Application:
     app[CONTEXT] = ctx
     register(app, system_routes() + object_routes() + endpoint_routes() + provider_routes())
     register(app, resolve_routes() + outlier_routes())
+    register(app, trust_routes() + audit_routes() + policy_check_routes())
     freeze_openapi(app)
     return app

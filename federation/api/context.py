@@ -13,6 +13,7 @@ from federation.routing.outliers import OutlierService
 from federation.routing.resolver import Resolver
 from federation.store.base import Store
 from federation.tokens import Principal, TokenRegistry
+from federation.trust.runtime import TrustRuntime
 
 
 @dataclass(slots=True)
@@ -26,6 +27,7 @@ class ApiContext:
     ready: bool = False
     resolver: Resolver | None = None  # None until routing is wired (tests of other parts)
     outliers: OutlierService | None = None
+    trust: TrustRuntime | None = None  # None until serve starts the trust service
 
 
 CONTEXT = web.AppKey("meshfed_context", ApiContext)
