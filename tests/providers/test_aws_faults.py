@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -20,6 +22,7 @@ from tests.support.aws_fault_proxy import (  # noqa: F401
     fault_proxy_server_fixture,
     json_error,
     query_error,
+    rewritten,
     slow,
 )
 from tests.support.moto_server import (  # noqa: F401
@@ -196,6 +199,24 @@ def test_role_arn_is_assumed_through_sts_once_and_its_credentials_sign_discovery
     signers = {seen.access_key for seen in fault_proxy.seen() if seen.operation != "AssumeRole"}
     assert len(signers) == 1
     assert signers != {"testing"}
+
+
+def test_assumed_role_credentials_are_refreshed_before_they_expire(
+    fault_proxy: AwsFaultProxy, moto_url: str
+) -> None:
+    seed_instances(moto_url)
+    # The first credentials STS hands out expire in five minutes: inside botocore's mandatory
+    # refresh window, so they must be replaced before use; the next ones last moto's hour.
+    soon = datetime.now(UTC) + timedelta(minutes=5)
+    expiry = f"<Expiration>{soon:%Y-%m-%dT%H:%M:%SZ}</Expiration>".encode()
+    expiring = re.compile(rb"<Expiration>[^<]+</Expiration>")
+    fault_proxy.inject(Rule(rewritten(lambda body: expiring.sub(expiry, body)), "AssumeRole"))
+    aws = provider(fault_proxy, role_arn=ROLE)
+
+    aws.discover()
+    aws.discover()
+
+    assert len(fault_proxy.seen("AssumeRole")) == 2
 
 
 def test_role_that_cannot_be_assumed_is_an_auth_error_naming_assume_role(

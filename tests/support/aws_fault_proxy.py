@@ -20,8 +20,8 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qs
 
 import aiohttp
@@ -38,18 +38,18 @@ _HOP_HEADERS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Fault:
-    """What to answer instead of moto. ``status`` None forwards to moto after ``delay``."""
+    """What to answer instead of moto. ``status`` None forwards to moto after ``delay`` and
+    passes moto's answer through ``rewrite``."""
 
     status: int | None = None
     body: bytes = b""
     content_type: str = "text/xml"
     headers: tuple[tuple[str, str], ...] = ()
     delay: float = 0.0
+    rewrite: Callable[[bytes], bytes] | None = None
 
     def with_retry_after(self, seconds: str) -> Fault:
-        return Fault(
-            self.status, self.body, self.content_type, (*self.headers, ("Retry-After", seconds))
-        )
+        return replace(self, headers=(*self.headers, ("Retry-After", seconds)))
 
 
 def ec2_error(code: str, status: int = 503) -> Fault:
@@ -76,6 +76,10 @@ def json_error(code: str, status: int = 400) -> Fault:
 
 def slow(delay: float) -> Fault:
     return Fault(delay=delay)
+
+
+def rewritten(rewrite: Callable[[bytes], bytes]) -> Fault:
+    return Fault(rewrite=rewrite)
 
 
 @dataclass(slots=True)
@@ -189,17 +193,21 @@ class AwsFaultProxy:
                 headers=dict(fault.headers),
             )
         else:
-            response = await self._forward(request, body)
+            response = await self._forward(request, body, fault.rewrite if fault else None)
         self._record(Seen(operation, region, access_key, response.status, time.monotonic()))
         return response
 
-    async def _forward(self, request: web.Request, body: bytes) -> web.Response:
+    async def _forward(
+        self, request: web.Request, body: bytes, rewrite: Callable[[bytes], bytes] | None
+    ) -> web.Response:
         assert self._client is not None
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
         async with self._client.request(
             request.method, self._upstream + request.path_qs, headers=headers, data=body
         ) as upstream:
             payload = await upstream.read()
+            if rewrite is not None:
+                payload = rewrite(payload)
             answer = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_HEADERS}
             return web.Response(status=upstream.status, body=payload, headers=answer)
 
