@@ -30,7 +30,25 @@ class EventKind(StrEnum):
     # One candidate failed and the next is tried: an outlier-detection signal, not an end.
     UPSTREAM_CONNECT_FAILED = "upstream_connect_failed"
     UPSTREAMS_UNREACHABLE = "upstreams_unreachable"
+    # A candidate skipped because its (service, cluster) circuit breaker is full; not an end.
+    CIRCUIT_OVERFLOW = "circuit_overflow"
+    # Traffic governance refused the connection before any upstream was tried.
+    CIRCUIT_OPEN = "circuit_open"
+    RATE_LIMITED = "rate_limited"
     INTERNAL_ERROR = "internal_error"
+
+
+# Reported on the way; every connection also ends with exactly one event of another kind.
+PROGRESS_KINDS = frozenset({EventKind.UPSTREAM_CONNECT_FAILED, EventKind.CIRCUIT_OVERFLOW})
+
+
+class Rejected(Exception):
+    """Ends a connection before (or instead of) relaying it, with the kind it is reported as."""
+
+    def __init__(self, kind: EventKind, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,3 +63,4 @@ class ConnectionEvent:
     bytes_out: int = 0  # upstream → client
     duration: float = 0.0  # seconds since accept
     detail: str = ""
+    connect_seconds: float | None = None  # dialling the upstream that took it, retries included

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from federation.gateway.alerts import AlertDescription, fatal_alert
@@ -15,7 +16,8 @@ from federation.gateway.clienthello import (
     ClientHelloError,
     ClientHelloReader,
 )
-from federation.gateway.events import ConnectionEvent, EventKind
+from federation.gateway.events import ConnectionEvent, EventKind, Rejected
+from federation.gateway.governance import Connected, Governance, TrafficPolicy
 from federation.gateway.relay import DEFAULT_HIGH_WATER, HeldProtocol, Relay, RelayEnd, RelayTotals
 from federation.gateway.routes import RouteTable, Upstream
 from federation.gateway.sni import RouteName, UnknownRouteNameError, parse_route_name
@@ -43,13 +45,6 @@ _ALERTS = {
 }
 
 
-class _Rejected(Exception):
-    def __init__(self, kind: EventKind, detail: str) -> None:
-        super().__init__(detail)
-        self.kind = kind
-        self.detail = detail
-
-
 class _HelloProtocol(asyncio.Protocol):
     """Owns an accepted connection until its ClientHello is read, then goes quiet."""
 
@@ -72,7 +67,7 @@ class _HelloProtocol(asyncio.Protocol):
         try:
             hello = self._reader.feed(data)
         except ClientHelloError as error:
-            self._settle(_Rejected(EventKind(error.kind.value), error.detail))
+            self._settle(Rejected(EventKind(error.kind.value), error.detail))
             return
         if hello is not None:
             # Whatever follows belongs to the relay, which resumes reading once it owns it.
@@ -80,16 +75,16 @@ class _HelloProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self._settle(
-            _Rejected(EventKind.TRUNCATED, f"EOF after {self.bytes_read} bytes, mid-ClientHello")
+            Rejected(EventKind.TRUNCATED, f"EOF after {self.bytes_read} bytes, mid-ClientHello")
         )
         # Stay open so the connection's task decides how to close it.
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         reason = exc or "closed"
-        self._settle(_Rejected(EventKind.CLIENT_GONE, f"client went mid-ClientHello: {reason}"))
+        self._settle(Rejected(EventKind.CLIENT_GONE, f"client went mid-ClientHello: {reason}"))
 
-    def _settle(self, outcome: ClientHello | _Rejected) -> None:
+    def _settle(self, outcome: ClientHello | Rejected) -> None:
         if self.hello.done():
             return
         if self.transport is not None:
@@ -113,6 +108,7 @@ class _Connection:
     upstream: Upstream | None = None
     upstream_transport: asyncio.Transport | None = None
     relay: Relay | None = None
+    connect_seconds: float | None = None
 
     def event(
         self, kind: EventKind, detail: str = "", *, upstream: Upstream | None = None
@@ -129,6 +125,7 @@ class _Connection:
             bytes_out=0 if relay is None else relay.bytes_from_upstream,
             duration=asyncio.get_running_loop().time() - self.started,
             detail=detail,
+            connect_seconds=self.connect_seconds,
         )
 
     def abort(self) -> None:
@@ -152,20 +149,27 @@ class PassthroughGateway:
         max_hello_bytes: int = DEFAULT_MAX_HELLO_BYTES,
         high_water: int = DEFAULT_HIGH_WATER,
         on_event: EventHook | None = None,
+        governance: Governance | None = None,
     ) -> None:
+        """Without ``governance`` every candidate is tried once, ``connect_timeout`` each."""
         self._routes = routes
         self._hello_timeout = hello_timeout
-        self._connect_timeout = connect_timeout
+        self._governance = governance or Governance(lambda _: TrafficPolicy(connect_timeout))
         self._max_hello_bytes = max_hello_bytes
         self._high_water = high_water
         self._on_event = on_event
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
+        self._relaying: Counter[str] = Counter()
 
     @property
     def active_connections(self) -> int:
         return len(self._tasks)
+
+    def relaying_by_service(self) -> Mapping[str, int]:
+        """Connections relaying bytes right now, by the service they were routed to."""
+        return {service: count for service, count in self._relaying.items() if count}
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         """Listen on host:port (0 picks a free port) and answer the bound address."""
@@ -210,7 +214,7 @@ class PassthroughGateway:
         try:
             totals = await self._route_and_relay(connection)
             self._emit(connection.event(_END_KINDS[totals.end], _describe(totals)))
-        except _Rejected as rejection:
+        except Rejected as rejection:
             alert = _ALERTS.get(rejection.kind)
             if alert is not None and not client.is_closing():
                 client.write(fatal_alert(alert))
@@ -237,57 +241,58 @@ class PassthroughGateway:
         try:
             route = parse_route_name(hello.server_name)
         except UnknownRouteNameError as error:
-            raise _Rejected(EventKind.UNKNOWN_ROUTE, str(error)) from None
+            raise Rejected(EventKind.UNKNOWN_ROUTE, str(error)) from None
         connection.route = route
         candidates = self._routes.upstreams(route.service, route.port, route.subset)
         if not candidates:
-            raise _Rejected(
+            raise Rejected(
                 EventKind.NO_UPSTREAM, f"the route table has no upstream for {route.service!r}"
             )
-        upstream = await self._connect(connection, candidates)
+        connected = await self._connect(connection, route.service, candidates)
+        try:
+            return await self._relay(connection, connected, hello, route.service)
+        finally:
+            connected.permit.release()
+
+    async def _relay(
+        self, connection: _Connection, connected: Connected, hello: ClientHello, service: str
+    ) -> RelayTotals:
         client = connection.client.transport
-        assert client is not None and connection.upstream_transport is not None
+        assert client is not None
         closed: asyncio.Future[RelayTotals] = asyncio.get_running_loop().create_future()
         connection.relay = Relay(
-            client, connection.upstream_transport, _resolver(closed), high_water=self._high_water
+            client, connected.transport, _resolver(closed), high_water=self._high_water
         )
-        connection.upstream = upstream
+        connection.upstream = connected.upstream
+        connection.connect_seconds = connected.connect_seconds
         connection.relay.start(hello.raw)
-        return await closed
+        self._relaying[service] += 1
+        try:
+            return await closed
+        finally:
+            self._relaying[service] -= 1
 
     async def _read_hello(self, client: _HelloProtocol) -> ClientHello:
         try:
             async with asyncio.timeout(self._hello_timeout):
                 return await client.hello
         except TimeoutError:
-            raise _Rejected(
+            raise Rejected(
                 EventKind.HELLO_TIMEOUT,
                 f"no complete ClientHello within {self._hello_timeout}s "
                 f"({client.bytes_read} bytes read)",
             ) from None
 
-    async def _connect(self, connection: _Connection, candidates: Sequence[Upstream]) -> Upstream:
-        loop = asyncio.get_running_loop()
-        failures: list[str] = []
-        for upstream in candidates:
-            try:
-                async with asyncio.timeout(self._connect_timeout):
-                    transport, _ = await loop.create_connection(
-                        HeldProtocol, upstream.address, upstream.port
-                    )
-            except OSError as error:  # TimeoutError included
-                reason = str(error) or f"no answer within {self._connect_timeout}s"
-                failures.append(f"{upstream.address}:{upstream.port} ({reason})")
-                self._emit(
-                    connection.event(EventKind.UPSTREAM_CONNECT_FAILED, reason, upstream=upstream)
-                )
-                continue
-            assert isinstance(transport, asyncio.Transport)
-            connection.upstream_transport = transport
-            return upstream
-        raise _Rejected(
-            EventKind.UPSTREAMS_UNREACHABLE, "every upstream failed: " + "; ".join(failures)
-        )
+    async def _connect(
+        self, connection: _Connection, service: str, candidates: Sequence[Upstream]
+    ) -> Connected:
+        def progress(kind: EventKind, upstream: Upstream, detail: str) -> None:
+            self._emit(connection.event(kind, detail, upstream=upstream))
+
+        connected = await self._governance.connect(service, candidates, _dial, progress)
+        # Kept on the connection so a cancelled relay start still aborts it.
+        connection.upstream_transport = connected.transport
+        return connected
 
     def _emit(self, event: ConnectionEvent) -> None:
         if self._on_event is None:
@@ -297,6 +302,14 @@ class PassthroughGateway:
         except Exception:
             # A broken metrics hook must not take connections down with it.
             logger.exception("gateway event hook failed on %s", event.kind)
+
+
+async def _dial(upstream: Upstream) -> asyncio.Transport:
+    transport, _ = await asyncio.get_running_loop().create_connection(
+        HeldProtocol, upstream.address, upstream.port
+    )
+    assert isinstance(transport, asyncio.Transport)
+    return transport
 
 
 def _resolver(closed: asyncio.Future[RelayTotals]) -> Callable[[RelayTotals], None]:

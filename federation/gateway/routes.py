@@ -11,6 +11,8 @@ from typing import Protocol
 class Upstream:
     address: str
     port: int
+    # The cluster it belongs to: circuit breakers count connections per (service, cluster).
+    cluster: str = ""
 
 
 class RouteTable(Protocol):
