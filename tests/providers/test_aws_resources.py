@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from providers.aws_resources import (
     cloud_map_instance_endpoints,
@@ -151,3 +154,22 @@ def test_cloud_map_instance_with_an_unusable_port_is_malformed(port: str) -> Non
 
     with pytest.raises(MalformedResource, match="AWS_INSTANCE_PORT="):
         cloud_map_instance_endpoints(mesh, SERVICE, instance, None, "us-east-1")
+
+
+MESH_KEYS = [f"meshfed.io/{k}" for k in ("cluster", "role", "service", "port", "weight", "x")]
+tag_keys = st.sampled_from([*MESH_KEYS, "meshfed-cluster", "meshfed-port", "team", "Name"])
+tag_values = st.sampled_from(["", " ", "c1", "gateway", "service", "a.b", "0", "443", "70000"])
+
+
+@given(st.dictionaries(tag_keys, tag_values, max_size=8))
+def test_any_tag_set_maps_to_an_endpoint_or_a_problem_in_the_aws_spelling(
+    resource_tags: dict[str, str],
+) -> None:
+    aws_tags = [{"Key": k, "Value": v} for k, v in resource_tags.items()]
+    try:
+        [endpoint] = instance_endpoints(ec2_instance(aws_tags), "us-east-1")
+    except MalformedResource as exc:
+        assert not re.search(r"meshfed-(cluster|role|service|port|weight)", str(exc))
+        return
+    assert resource_tags["meshfed.io/cluster"].strip() == endpoint.cluster
+    assert all(not key.startswith("meshfed") for key, _ in endpoint.labels)
