@@ -180,27 +180,42 @@ def test_malformed_resources_are_skipped_with_warnings_and_the_rest_kept(moto_ur
     _, subnet = subnet_in(ec2)
     [good] = run_tagged(ec2, subnet, tags(cluster="c1", role="gateway", port="15443"))
     broken = {
-        "empty cluster": tags(cluster="", role="gateway", port="15443"),
-        "no service": tags(cluster="c1", role="service", port="9443"),
-        "bad port": tags(cluster="c1", role="gateway", port="70000"),
-        "bad role": tags(cluster="c1", role="sidecar", port="15443"),
+        "meshfed.io/cluster is empty": tags(cluster="", role="gateway", port="15443"),
+        "meshfed.io/role=service needs meshfed.io/service": tags(
+            cluster="c1", role="service", port="9443"
+        ),
+        "meshfed.io/port='70000' is not a number from 1 to 65535": tags(
+            cluster="c1", role="gateway", port="70000"
+        ),
+        "meshfed.io/role='sidecar' is not a role": tags(cluster="c1", role="sidecar", port="1"),
     }
-    ids = {why: run_tagged(ec2, subnet, t)[0]["InstanceId"] for why, t in broken.items()}
+    resources = {run_tagged(ec2, subnet, t)[0]["InstanceId"]: why for why, t in broken.items()}
+    sd = client("servicediscovery", "us-east-1", moto_url)
+    service = cloud_map_service(sd, "api.prod", tags(cluster="c1"))
+    sd.register_instance(
+        ServiceId=service["Id"],
+        InstanceId="kept",
+        Attributes={"AWS_INSTANCE_IPV4": "10.0.0.1", "AWS_INSTANCE_PORT": "80"},
+    )
+    sd.register_instance(
+        ServiceId=service["Id"],
+        InstanceId="no-port",
+        Attributes={"AWS_INSTANCE_IPV4": "10.0.0.2", "AWS_INSTANCE_PORT": "eighty"},
+    )
+    resources[f"{service['Arn']} instance no-port"] = "AWS_INSTANCE_PORT='eighty' is not a port"
+    bad_role = cloud_map_service(
+        sd, "db.prod", tags(cluster="c1", role="database"), service["NamespaceId"]
+    )
+    resources[bad_role["Arn"]] = "meshfed.io/role='database' is not a role"
 
     snapshot = AwsProvider("aws", ["us-east-1"], endpoint_url=moto_url).discover()
 
-    assert [e.source for e in snapshot.endpoints] == [good["InstanceId"]]
+    assert {e.source for e in snapshot.endpoints} == {good["InstanceId"], f"{service['Arn']}/kept"}
     assert snapshot.complete
-    warnings = {w for w in snapshot.warnings}
-    expected = {
-        "empty cluster": "meshfed.io/cluster is empty",
-        "no service": "meshfed.io/role=service needs meshfed.io/service",
-        "bad port": "meshfed.io/port='70000' is not a number from 1 to 65535",
-        "bad role": "meshfed.io/role='sidecar' is not a role",
-    }
-    for why, instance_id in ids.items():
-        [warning] = [w for w in warnings if instance_id in w]
-        assert expected[why] in warning
+    assert len(snapshot.warnings) == len(resources)
+    for resource, problem in resources.items():
+        [warning] = [w for w in snapshot.warnings if f"{resource} skipped" in w]
+        assert problem in warning
 
 
 def test_three_thousand_endpoints_over_hundreds_of_small_pages_are_all_found(

@@ -113,14 +113,21 @@ def run_tagged(
 
 
 def cloud_map_service(
-    sd: Any, name: str, resource_tags: list[dict[str, str]], **extra: Any
+    sd: Any,
+    name: str,
+    resource_tags: list[dict[str, str]],
+    namespace_id: str | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
-    """A Cloud Map service in a new HTTP namespace. One namespace a region: moto ignores
-    ListServices' namespace filter, so a second namespace would list every service twice."""
-    operation = sd.create_http_namespace(Name=f"{name}.ns")["OperationId"]
-    namespace = sd.get_operation(OperationId=operation)["Operation"]["Targets"]["NAMESPACE"]
+    """A Cloud Map service, in a new HTTP namespace unless ``namespace_id`` names one. Keep to
+    one namespace a region: moto ignores ListServices' namespace filter, so a second namespace
+    would list every service twice."""
+    if namespace_id is None:
+        operation = sd.create_http_namespace(Name=f"{name}.ns")["OperationId"]
+        answer = sd.get_operation(OperationId=operation)
+        namespace_id = answer["Operation"]["Targets"]["NAMESPACE"]
     service: dict[str, Any] = sd.create_service(
-        Name=name, NamespaceId=namespace, Tags=resource_tags, **extra
+        Name=name, NamespaceId=namespace_id, Tags=resource_tags, **extra
     )["Service"]
     return service
 
