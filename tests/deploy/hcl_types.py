@@ -11,7 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-_TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<num>-?\d+(?:\.\d+)?)|(?P<word>\w+)|(?P<sym>[(){}\[\],=]))')
+_TOKEN = re.compile(
+    r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<num>-?\d+(?:\.\d+)?)|(?P<word>\w+)|(?P<sym>[(){}\[\],=]))'
+)
 
 
 class TypeConversionError(ValueError):

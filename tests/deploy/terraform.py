@@ -15,8 +15,8 @@ import pytest
 
 pytest.importorskip("hcl2", reason="the deploy checks need python-hcl2: pip install python-hcl2")
 
-import hcl2  # noqa: E402
-from hcl2.utils import SerializationOptions  # noqa: E402
+import hcl2
+from hcl2.utils import SerializationOptions
 
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM = REPO / "deploy" / "terraform"

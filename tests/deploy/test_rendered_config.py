@@ -127,7 +127,9 @@ def test_peer_is_federated_only_once_its_bundle_is_known(cloud: str) -> None:
     assert [p["trust_domain"] for p in peers] == [f"{o}.{domain}" for o in others]
     for peer, other in zip(peers, others, strict=True):
         assert peer["profile"] == "https_spiffe"
-        assert peer["bundle_endpoint"] == EXAMPLE_KNOWN_AFTER_APPLY[f"module.{other}.bundle_endpoint"]
+        assert (
+            peer["bundle_endpoint"] == EXAMPLE_KNOWN_AFTER_APPLY[f"module.{other}.bundle_endpoint"]
+        )
         assert peer["endpoint_spiffe_id"].startswith(f"spiffe://{other}.{domain}/")
         assert peer["bundle_file"] == f"/etc/meshfed/bundles/{other}.{domain}.json"
     only_gcp = parsed(cloud, {"bootstrap_bundles": {"gcp": '{"keys": []}'}})

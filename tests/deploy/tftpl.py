@@ -96,9 +96,9 @@ def _tokens(template: str) -> list[str | _Interp | tuple[str, bool, bool]]:
         if isinstance(item, tuple):
             _, strip_before, strip_after = item
             if strip_before and isinstance(raw[i - 1], str):
-                raw[i - 1] = str(raw[i - 1]).rstrip()
+                raw[i - 1] = _strip_line_before(str(raw[i - 1]))
             if strip_after and isinstance(raw[i + 1], str):
-                raw[i + 1] = str(raw[i + 1]).lstrip()
+                raw[i + 1] = _strip_line_after(str(raw[i + 1]))
     tokens: list[str | _Interp | tuple[str, bool, bool]] = []
     for item in raw:
         if isinstance(item, tuple) and item[0].startswith("$"):
@@ -106,6 +106,20 @@ def _tokens(template: str) -> list[str | _Interp | tuple[str, bool, bool]]:
         else:
             tokens.append(item)
     return tokens
+
+
+# HCL scans a template's text one line at a time (each piece ending with its newline) and a
+# strip marker trims only the adjacent piece: "~}" eats the rest of its line and the newline,
+# never the next line's indentation; "%{~" eats back to the previous line break, or the
+# previous line's own newline when the directive starts a line.
+def _strip_line_after(text: str) -> str:
+    end = text.find("\n") + 1 or len(text)
+    return text[:end].lstrip() + text[end:]
+
+
+def _strip_line_before(text: str) -> str:
+    start = text.rfind("\n", 0, len(text) - 1) + 1 if text.endswith("\n") else text.rfind("\n") + 1
+    return text[:start] + text[start:].rstrip()
 
 
 def _parse(
