@@ -54,7 +54,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except InvalidInputError as exc:
         _print_problems(args.config, exc.problems)
         return 1
-    asyncio.run(serve_until_signal(config, args.store))
+    from federation.trust.runtime import TrustStartupError
+
+    try:
+        asyncio.run(serve_until_signal(config, args.store))
+    except TrustStartupError as exc:
+        print(f"meshfed serve: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -123,6 +129,41 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     from federation.token_command import create_token
 
     return asyncio.run(create_token(args))
+
+
+def cmd_trust(args: argparse.Namespace) -> int:
+    from federation import trust_command
+
+    action = getattr(trust_command, args.trust_action)
+    return asyncio.run(trust_command.run_trust_command(args, action))
+
+
+def _add_trust_actions(trust: argparse.ArgumentParser, audit: argparse.ArgumentParser) -> None:
+    actions = trust.add_subparsers(dest="trust_command", required=True, metavar="ACTION")
+    specs = [
+        ("init", "create the KEK file (if absent), the CAs and the first bundles", "trust_init"),
+        ("status", "CA expiry, bundle sequence, rotation phase, foreign bundles", "trust_status"),
+        ("rotate", "prepare a CA rotation (a running serve activates and retires)", "trust_rotate"),
+        ("issue", "issue an X509-SVID from a CSR, or a fresh key and CSR", "trust_issue"),
+        ("bundle", "print an own trust domain's bundle (JWK Set)", "trust_bundle"),
+    ]
+    for name, help_text, function in specs:
+        sub = actions.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(trust_action=function)
+        sub.add_argument("--config", required=True)
+        if name != "status":
+            sub.add_argument(
+                "--trust-domain", help="an own trust domain (default: the federation's)"
+            )
+        if name == "issue":
+            sub.add_argument("--spiffe-id", required=True)
+            source = sub.add_mutually_exclusive_group(required=True)
+            source.add_argument("--csr", help="PEM CSR file; prints the answer as JSON")
+            source.add_argument("--out-dir", help="make a key and CSR here; write svid.key/pem")
+    verify = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    sub = verify.add_parser("verify", help="walk the audit hash chain; exit 1 on any problem")
+    sub.set_defaults(trust_action="audit_verify")
+    sub.add_argument("--config", required=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -223,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     where = create.add_mutually_exclusive_group(required=True)
     where.add_argument("--config", help="use the store this config names")
     where.add_argument("--store", help="store URL")
+
+    trust = command("trust", "CA operations", "meshfed trust init --config meshfed.yaml", cmd_trust)
+    audit = command(
+        "audit", "check the audit log", "meshfed audit verify --config meshfed.yaml", cmd_trust
+    )
+    _add_trust_actions(trust, audit)
     return parser
 
 

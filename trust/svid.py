@@ -47,6 +47,10 @@ class IssuedSvid:
     bundle_pem: str
     expires_at: datetime
 
+    @property
+    def serial(self) -> int:
+        return x509.load_pem_x509_certificate(self.leaf_pem.encode()).serial_number
+
 
 @dataclass(frozen=True, slots=True)
 class WorkloadKey:

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
-from cryptography import x509
 from pydantic import BaseModel, ValidationError
 
 from federation.api.context import context, principal
@@ -156,7 +155,6 @@ async def issue_svid(request: web.Request) -> web.Response:
     ctx = context(request)
     who = principal(request)
     body = await read_body(request, SvidRequest)
-    audit_target = f"svid/{body.spiffe_id}"
     try:
         requested = requested_id(body.spiffe_id)
         refusal = gateway_scope_refusal(who, requested, await ctx.config.effective())
@@ -164,36 +162,18 @@ async def issue_svid(request: web.Request) -> web.Response:
             await ctx.audit.record(
                 actor=who.name,
                 action="svid.issue",
-                target=audit_target,
+                target=f"svid/{body.spiffe_id}",
                 detail={"outcome": "forbidden", "role": who.role.value},
             )
             raise ProblemError(403, "Forbidden", refusal)
-        issued = await runtime.authority.issue(body.csr, body.spiffe_id)
+        issued = await runtime.authority.issue(body.csr, body.spiffe_id, actor=who.name)
     except CsrRefusedError as exc:
-        await ctx.audit.record(
-            actor=who.name,
-            action="svid.issue",
-            target=audit_target,
-            detail={"outcome": "refused", "reason": exc.reason.value},
-        )
         raise ProblemError(
             400,
             "CSR refused",
             str(exc),
             errors=[Problem("csr", str(exc), exc.reason.value)],
         ) from exc
-    serial = x509.load_pem_x509_certificate(issued.leaf_pem.encode()).serial_number
-    await ctx.audit.record(
-        actor=who.name,
-        action="svid.issue",
-        target=audit_target,
-        detail={
-            "outcome": "issued",
-            "serial": format(serial, "x"),
-            "expires_at": issued.expires_at.isoformat(),
-        },
-    )
-    ctx.metrics.trust_svids_issued.labels(issued.spiffe_id.trust_domain).inc()
     response = SvidResponse(
         spiffe_id=str(issued.spiffe_id),
         svid=issued.chain_pem,

@@ -146,8 +146,25 @@ class TrustAuthority:
     async def bundle(self, trust_domain: str) -> TrustBundle:
         return (await self.records.domain(trust_domain)).bundle
 
-    async def issue(self, csr_pem: str, spiffe_id: str) -> IssuedSvid:
-        """Sign ``csr_pem`` for ``spiffe_id`` with its trust domain's signing CA."""
+    async def issue(self, csr_pem: str, spiffe_id: str, actor: str) -> IssuedSvid:
+        """Sign ``csr_pem`` for ``spiffe_id``; the issuance or refusal is audited (never a key)."""
+        target = f"svid/{spiffe_id}"
+        try:
+            issued = await self._issue(csr_pem, spiffe_id)
+        except CsrRefusedError as exc:
+            detail = {"outcome": "refused", "reason": exc.reason.value}
+            await self._audit.record(actor=actor, action="svid.issue", target=target, detail=detail)
+            raise
+        detail = {
+            "outcome": "issued",
+            "serial": format(issued.serial, "x"),
+            "expires_at": issued.expires_at.isoformat(),
+        }
+        await self._audit.record(actor=actor, action="svid.issue", target=target, detail=detail)
+        self._metrics.trust_svids_issued.labels(issued.spiffe_id.trust_domain).inc()
+        return issued
+
+    async def _issue(self, csr_pem: str, spiffe_id: str) -> IssuedSvid:
         requested = requested_id(spiffe_id)
         domain = requested.trust_domain
         if domain not in self.settings.own_domains:

@@ -65,7 +65,7 @@ class EndpointIdentity:
         state = await self._authority.records.domain(self._id.trust_domain)
         workload = await asyncio.to_thread(create_csr, self._id, self._authority.settings.key_type)
         now = self._clock()
-        svid = await self._authority.issue(workload.csr_pem, str(self._id))
+        svid = await self._authority.issue(workload.csr_pem, str(self._id), actor="meshfed")
         self._renew_at = now + (svid.expires_at - now) / 2
         self._generation = state.rotation.signing
         return svid, workload.private_key
