@@ -11,6 +11,7 @@ from pathlib import Path
 from federation import __version__
 from federation.config import dump_json_schema, load_config
 from federation.config_checks import missing_files
+from federation.gateway.flags import add_gateway_arguments
 from federation.logs import configure_logging
 from federation.model import Role
 from federation.problems import InvalidInputError, Problem
@@ -123,6 +124,12 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     for line in body["explain"]:
         console.print(line, highlight=False, markup=False)
     return 0
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    from federation.gateway.command import main as run_gateway
+
+    return run_gateway(args)
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
@@ -238,6 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--token", help="API token for --server (default: env MESHFED_TOKEN)")
     sub.add_argument("-o", "--output", choices=["table", "json"], default="table")
     sub.add_argument("--explain", action="store_true", help="say why each level and share")
+
+    sub = command(
+        "gateway",
+        "run the east-west gateway: route TLS by SNI to this cluster or the next one",
+        "meshfed gateway --config meshfed.yaml --cluster aws-use1 --listen 0.0.0.0:15443",
+        cmd_gateway,
+    )
+    add_gateway_arguments(sub)
 
     command(
         "schema",

@@ -64,3 +64,4 @@ class ConnectionEvent:
     duration: float = 0.0  # seconds since accept
     detail: str = ""
     connect_seconds: float | None = None  # dialling the upstream that took it, retries included
+    peer_id: str | None = None  # the client's verified SPIFFE ID (mtls mode)

@@ -1,0 +1,270 @@
+"""``meshfed gateway``: the passthrough data plane wired to its routes, metrics and logs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+
+from federation.config import load_config
+from federation.durations import DurationError, parse_duration
+from federation.gateway.access_log import AccessLog
+from federation.gateway.control_plane import ControlPlane, follow_routes
+from federation.gateway.events import ConnectionEvent
+from federation.gateway.governance import Governance, TrafficPolicy
+from federation.gateway.live_routes import LiveRouteTable
+from federation.gateway.metrics import GatewayMetrics, metrics_app
+from federation.gateway.outlier_reporter import OutlierReporter
+from federation.gateway.passthrough import EventHook, PassthroughGateway
+from federation.gateway.ratelimit import RateLimit, RateLimiter, RateLimitError, parse_rate
+from federation.gateway.route_config import GatewayConfig
+from federation.gateway.route_plan import (
+    UnknownClusterError,
+    plan_gateway_config,
+    static_endpoints,
+)
+from federation.logs import configure_logging
+from federation.model import MeshfedConfig
+from federation.problems import InvalidInputError
+from federation.retry import RetryBudget
+from geo import RegionCatalog
+
+log = logging.getLogger("meshfed.gateway")
+
+TOKEN_ENV = "MESHFED_TOKEN"
+# Used for a service the route table does not describe yet; its connects still need a bound.
+_FALLBACK_CONNECT_TIMEOUT = 1.0
+
+
+class GatewayOptionsError(ValueError):
+    """A flag value the gateway cannot run with."""
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayOptions:
+    config: MeshfedConfig
+    cluster: str
+    listen: tuple[str, int]
+    server: str | None = None
+    token: str | None = None
+    metrics_listen: tuple[str, int] | None = None
+    connect_timeout: float | None = None
+    rate_limit: RateLimit | None = None
+    drain_timeout: float = 10.0
+    hello_timeout: float = 10.0
+    access_log: str = "-"
+
+
+@dataclass(frozen=True, slots=True)
+class RunningGateway:
+    address: tuple[str, int]
+    metrics_address: tuple[str, int] | None
+    gateway: PassthroughGateway
+    routes: LiveRouteTable
+    metrics: GatewayMetrics
+
+
+def host_port(flag: str, value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise GatewayOptionsError(f"{flag} {value!r} is not HOST:PORT: write it like 0.0.0.0:15443")
+    return host.strip("[]"), int(port)
+
+
+def seconds(flag: str, value: str) -> float:
+    try:
+        return parse_duration(value).total_seconds()
+    except DurationError as error:
+        raise GatewayOptionsError(f"{flag}: {error}") from None
+
+
+def options_from_args(args: argparse.Namespace, config: MeshfedConfig) -> GatewayOptions:
+    token = args.token or os.environ.get(TOKEN_ENV)
+    if args.server and not token:
+        raise GatewayOptionsError(
+            f"--server needs a viewer token (operator, to report outliers): pass --token or "
+            f"set {TOKEN_ENV}"
+        )
+    rate_limit = None
+    if args.rate_limit is not None:
+        rate = parse_rate(args.rate_limit)
+        burst = args.burst if args.burst is not None else max(1, round(rate))
+        rate_limit = RateLimit(rate, burst, seconds("--queue-timeout", args.queue_timeout))
+    elif args.burst is not None:
+        raise GatewayOptionsError("--burst needs --rate-limit; add --rate-limit N/s")
+    return GatewayOptions(
+        config=config,
+        cluster=args.cluster,
+        listen=host_port("--listen", args.listen),
+        server=args.server,
+        token=token,
+        metrics_listen=host_port("--metrics-listen", args.metrics_listen)
+        if args.metrics_listen
+        else None,
+        connect_timeout=seconds("--connect-timeout", args.connect_timeout)
+        if args.connect_timeout
+        else None,
+        rate_limit=rate_limit,
+        drain_timeout=seconds("--drain-timeout", args.drain_timeout),
+        hello_timeout=seconds("--hello-timeout", args.hello_timeout),
+        access_log=args.access_log,
+    )
+
+
+def fan_out(*hooks: EventHook) -> EventHook:
+    def emit(event: ConnectionEvent) -> None:
+        for hook in hooks:
+            try:
+                hook(event)
+            except Exception:
+                # One broken observer must not starve the others of the event.
+                log.exception("gateway observer %r failed on %s", hook, event.kind)
+
+    return emit
+
+
+async def initial_routes(options: GatewayOptions) -> GatewayConfig:
+    """Static routes from the config file; an empty table until the control plane answers."""
+    if options.server is not None:
+        return GatewayConfig(cluster=options.cluster, version=0, services=[])
+    catalog = await asyncio.to_thread(RegionCatalog.load)
+    endpoints = static_endpoints(options.config)
+    return plan_gateway_config(options.config, options.cluster, endpoints, 0, catalog)
+
+
+@asynccontextmanager
+async def running_gateway(options: GatewayOptions) -> AsyncIterator[RunningGateway]:
+    """Listen, serve and follow route updates; on exit stop accepting and drain."""
+    routes = LiveRouteTable(await initial_routes(options))
+
+    def policy_for(service: str) -> TrafficPolicy:
+        route = routes.route(service)
+        if route is None:
+            return TrafficPolicy(options.connect_timeout or _FALLBACK_CONNECT_TIMEOUT)
+        return TrafficPolicy.from_spec(route.traffic, options.connect_timeout)
+
+    governance = Governance(
+        policy_for,
+        rate_limiter=RateLimiter(options.rate_limit) if options.rate_limit else None,
+        budget=RetryBudget(),
+    )
+    gateway: PassthroughGateway | None = None
+    metrics = GatewayMetrics(lambda: gateway.relaying_by_service() if gateway else {})
+    if options.server is None:
+        metrics.route_version.labels("static").inc()
+    async with AsyncExitStack() as stack:
+        access_log = stack.enter_context(AccessLog(options.access_log))
+        hooks: list[EventHook] = [metrics.observe, access_log.observe]
+        # Entered before the task group, so it closes only after the tasks using it are done.
+        session = await stack.enter_async_context(aiohttp.ClientSession())
+        background = await stack.enter_async_context(asyncio.TaskGroup())
+        if options.server is not None:
+            control_plane = ControlPlane(session, options.server, options.token or "")
+            reporter = OutlierReporter(
+                control_plane.report_outlier,
+                lambda result, count: metrics.outlier_reports.labels(result).inc(count),
+            )
+            hooks.append(reporter.observe)
+
+            def apply(config: GatewayConfig) -> None:
+                routes.replace(config)
+                metrics.route_version.labels("control_plane").inc()
+                log.info(
+                    "routes applied",
+                    extra={"version": config.version, "services": len(config.services)},
+                )
+
+            tasks = [
+                background.create_task(follow_routes(control_plane, options.cluster, apply)),
+                background.create_task(reporter.run()),
+            ]
+            stack.callback(lambda: [task.cancel() for task in tasks])
+        gateway = PassthroughGateway(
+            routes,
+            hello_timeout=options.hello_timeout,
+            on_event=fan_out(*hooks),
+            governance=governance,
+        )
+        address = await gateway.start(*options.listen)
+        stack.push_async_callback(gateway.stop, options.drain_timeout)
+        metrics_address = None
+        if options.metrics_listen is not None:
+            runner = web.AppRunner(metrics_app(metrics), access_log=None, handle_signals=False)
+            await runner.setup()
+            stack.push_async_callback(runner.cleanup)
+            site = web.TCPSite(runner, *options.metrics_listen)
+            await site.start()
+            bound = runner.addresses[0]
+            metrics_address = (str(bound[0]), int(bound[1]))
+        log.info(
+            "gateway listening",
+            extra={
+                "address": f"{address[0]}:{address[1]}",
+                "metrics": f"{metrics_address[0]}:{metrics_address[1]}"
+                if metrics_address
+                else None,
+                "cluster": options.cluster,
+                "routes": "control plane" if options.server else "static",
+            },
+        )
+        yield RunningGateway(address, metrics_address, gateway, routes, metrics)
+        log.info("draining", extra={"timeout_s": options.drain_timeout})
+
+
+async def serve_until_signal(options: GatewayOptions) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with running_gateway(options):
+        await stop.wait()
+    log.info("stopped")
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when it is installed (it relays faster); asyncio's own otherwise."""
+    try:
+        module = importlib.import_module("uvloop")
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = module.new_event_loop
+    return factory
+
+
+def run(options: GatewayOptions) -> None:
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(serve_until_signal(options))
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run until SIGTERM or SIGINT; 0 after a drain, 2 when the flags or config cannot work."""
+    configure_logging(args.log_level)
+    try:
+        config = load_config(args.config)
+        if args.mode != "passthrough":
+            raise GatewayOptionsError(
+                f"--mode {args.mode} is not available in this version; use --mode passthrough"
+            )
+        known = [cluster.name for cluster in config.clusters]
+        if args.cluster not in known:
+            raise UnknownClusterError(args.cluster, known)
+        options = options_from_args(args, config)
+    except InvalidInputError as error:
+        for problem in error.problems:
+            print(f"{args.config}: error: {problem.path or '(document)'}: {problem.message}")
+        return 2
+    except (GatewayOptionsError, RateLimitError, UnknownClusterError) as error:
+        print(f"meshfed gateway: {error}", file=sys.stderr)
+        return 2
+    run(options)
+    return 0

@@ -1,0 +1,111 @@
+"""The gateway's client of the meshfed API: route config by long-poll, outlier reports."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Literal
+
+import aiohttp
+from pydantic import ValidationError
+
+from federation.gateway.route_config import GatewayConfig
+
+log = logging.getLogger("meshfed.gateway.control_plane")
+
+ReportedOutcome = Literal["connect-failure", "success"]
+# The server holds a long-poll up to its timeout; this much more covers the answer's trip.
+_POLL_SLACK = 10.0
+_REPORT_TIMEOUT = 5.0
+
+
+class ControlPlaneError(Exception):
+    """The API could not be reached or answered something this gateway cannot use."""
+
+
+class ControlPlane:
+    def __init__(self, session: aiohttp.ClientSession, server: str, token: str) -> None:
+        self._session = session
+        self._server = server.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"}
+
+    async def gateway_config(
+        self, cluster: str, version: int | None, wait: float
+    ) -> GatewayConfig | None:
+        """The cluster's routes; None when ``version`` is still current after ``wait`` seconds."""
+        params = {"cluster": cluster, "timeout": f"{wait:g}s"}
+        if version is not None:
+            params["version"] = str(version)
+        url = f"{self._server}/v1/gateway/config"
+        timeout = aiohttp.ClientTimeout(total=wait + _POLL_SLACK)
+        try:
+            async with self._session.get(
+                url, params=params, headers=self._headers, timeout=timeout
+            ) as response:
+                if response.status == 304:
+                    return None
+                body = await response.read()
+                if response.status != 200:
+                    raise ControlPlaneError(
+                        f"GET {url}?cluster={cluster} answered {response.status}: "
+                        f"{body[:500].decode(errors='replace')}"
+                    )
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise ControlPlaneError(f"GET {url} failed: {error!r}; is --server right?") from error
+        try:
+            return GatewayConfig.model_validate_json(body)
+        except ValidationError as error:
+            raise ControlPlaneError(
+                f"GET {url} answered a config this gateway cannot read: {error}"
+            ) from error
+
+    async def report_outlier(
+        self, service: str, endpoint: str, outcome: ReportedOutcome, count: int
+    ) -> bool:
+        """True when the report was taken; False when the API refused it (unknown endpoint, say).
+        Raises ControlPlaneError when the API cannot be reached."""
+        url = f"{self._server}/v1/outliers"
+        body = {"service": service, "endpoint": endpoint, "outcome": outcome, "count": count}
+        try:
+            async with self._session.post(
+                url,
+                json=body,
+                headers=self._headers,
+                timeout=aiohttp.ClientTimeout(total=_REPORT_TIMEOUT),
+            ) as response:
+                await response.read()
+                if response.status >= 500:
+                    raise ControlPlaneError(f"POST {url} answered {response.status}")
+                return response.status < 300
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise ControlPlaneError(f"POST {url} failed: {error!r}") from error
+
+
+async def follow_routes(
+    control_plane: ControlPlane,
+    cluster: str,
+    apply: Callable[[GatewayConfig], None],
+    *,
+    version: int | None = None,
+    wait: float = 30.0,
+    retry_delay: float = 1.0,
+    max_retry_delay: float = 30.0,
+) -> None:
+    """Apply every new route config for ``cluster`` until cancelled. While the API is down the
+    last config stays in force; attempts back off up to ``max_retry_delay``."""
+    delay = retry_delay
+    while True:
+        try:
+            config = await control_plane.gateway_config(cluster, version, wait)
+        except ControlPlaneError as error:
+            log.warning(
+                "route config unavailable; keeping version %s", version, extra={"error": str(error)}
+            )
+            await asyncio.sleep(delay)
+            delay = min(max_retry_delay, delay * 2)
+            continue
+        delay = retry_delay
+        if config is not None:
+            apply(config)
+            version = config.version

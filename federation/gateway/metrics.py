@@ -1,0 +1,114 @@
+"""The gateway's Prometheus metrics, on a registry of its own, fed by connection events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+
+from federation.gateway.events import PROGRESS_KINDS, ConnectionEvent, EventKind
+
+NO_ROUTE = "-"  # the route label of connections refused before their SNI named a route
+_CONNECT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+
+class _ActiveConnections(Collector):
+    """Read at scrape time from the gateway itself, so it can never drift from the truth."""
+
+    def __init__(self, relaying: Callable[[], Mapping[str, int]]) -> None:
+        self._relaying = relaying
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "meshfed_gateway_active_connections",
+            "Connections relaying bytes now",
+            labels=["route"],
+        )
+        for route, count in sorted(self._relaying().items()):
+            family.add_metric([route], count)
+        yield family
+
+
+class GatewayMetrics:
+    def __init__(self, relaying: Callable[[], Mapping[str, int]]) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.connections = Counter(
+            "meshfed_gateway_connections",
+            "Connections ended, by route and outcome",
+            ["route", "outcome"],
+            registry=r,
+        )
+        self.bytes = Counter(
+            "meshfed_gateway_bytes",
+            "Bytes relayed; in = client to upstream, out = upstream to client",
+            ["route", "direction"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "meshfed_gateway_errors",
+            "Failures on the way: upstream connect failures, resets, refusals",
+            ["route", "kind"],
+            registry=r,
+        )
+        self.connect_seconds = Histogram(
+            "meshfed_gateway_connect_seconds",
+            "Time to connect to an upstream, retries included",
+            buckets=_CONNECT_BUCKETS,
+            registry=r,
+        )
+        self.circuit_overflow = Counter(
+            "meshfed_gateway_circuit_overflow",
+            "Candidates skipped because their circuit breaker was full",
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            "meshfed_gateway_rate_limited", "Connections refused by a rate limit", registry=r
+        )
+        self.outlier_reports = Counter(
+            "meshfed_gateway_outlier_reports",
+            "Outlier reports to the control plane, by result (sent or dropped)",
+            ["result"],
+            registry=r,
+        )
+        self.route_version = Counter(
+            "meshfed_gateway_route_updates",
+            "Route tables applied, by source (static or control plane)",
+            ["source"],
+            registry=r,
+        )
+        r.register(_ActiveConnections(relaying))
+
+    def observe(self, event: ConnectionEvent) -> None:
+        route = event.route.service if event.route is not None else NO_ROUTE
+        if event.kind is EventKind.CIRCUIT_OVERFLOW:
+            self.circuit_overflow.inc()
+        if event.kind is EventKind.RATE_LIMITED:
+            self.rate_limited.inc()
+        if event.kind in PROGRESS_KINDS:
+            self.errors.labels(route, event.kind.value).inc()
+            return
+        self.connections.labels(route, event.kind.value).inc()
+        if event.kind is not EventKind.RELAYED:
+            self.errors.labels(route, event.kind.value).inc()
+        if event.connect_seconds is not None:
+            self.connect_seconds.observe(event.connect_seconds)
+        if event.bytes_in or event.bytes_out:
+            self.bytes.labels(route, "in").inc(event.bytes_in)
+            self.bytes.labels(route, "out").inc(event.bytes_out)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def metrics_app(metrics: GatewayMetrics) -> web.Application:
+    async def serve(_: web.Request) -> web.Response:
+        return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app = web.Application()
+    app.router.add_get("/metrics", serve)
+    return app
