@@ -8,6 +8,7 @@ kind of identity.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import datetime
 from typing import Any, TypeVar
@@ -156,8 +157,11 @@ async def issue_svid(request: web.Request) -> web.Response:
     who = principal(request)
     body = await read_body(request, SvidRequest)
     try:
-        requested = requested_id(body.spiffe_id)
-        refusal = gateway_scope_refusal(who, requested, await ctx.config.effective())
+        refusal = None
+        # A malformed ID is left for the authority to refuse (and audit) as a bad request.
+        with contextlib.suppress(CsrRefusedError):
+            requested = requested_id(body.spiffe_id)
+            refusal = gateway_scope_refusal(who, requested, await ctx.config.effective())
         if refusal is not None:
             await ctx.audit.record(
                 actor=who.name,
