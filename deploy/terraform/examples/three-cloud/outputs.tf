@@ -39,3 +39,12 @@ output "bootstrap_admin_tokens" {
   }
   sensitive = true
 }
+
+output "meshfed_configs" {
+  description = "The meshfed.yaml each deployment runs, for `meshfed validate` before the instances pick it up."
+  value = {
+    aws   = module.aws.meshfed_config
+    gcp   = module.gcp.meshfed_config
+    azure = module.azure.meshfed_config
+  }
+}
