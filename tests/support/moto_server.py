@@ -134,8 +134,9 @@ def cloud_map_service(
 
 def register_many(service: dict[str, Any], region: str, count: int) -> None:
     """Register ``count`` instances (``task-N`` at 10.9.x.y:80) straight into moto's in-process
-    backend. Over HTTP each RegisterInstance costs ~6 ms, so 2,750 of them would take longer than
-    the discovery they exist to test; the provider under test still reads them over HTTP."""
+    backend (the server runs in this process). Over HTTP each RegisterInstance costs ~6 ms, so
+    thousands of them would take longer than the discovery they exist to test; the provider
+    under test still reads them over HTTP. At most 62,500 (distinct addresses)."""
     backend = servicediscovery_backends[DEFAULT_ACCOUNT_ID][region]
     for n in range(count):
         backend.register_instance(
