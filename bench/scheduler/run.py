@@ -1,7 +1,8 @@
-"""Scheduler benchmark: pick throughput and incremental table rebuilds, each against a baseline
-measured in the same run. Prints one JSON object.
+"""Scheduler benchmark: pick throughput, incremental table rebuilds and /v1/resolve over HTTP,
+each against a baseline measured in the same run. Prints one JSON object.
 
     .venv/bin/python bench/scheduler/run.py [--picks N] [--services N] [--seed N]
+        [--http-seconds S] [--http-concurrency N]      (--http-seconds 0 skips the HTTP part)
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import statistics
 import time
 from collections.abc import Callable
 from typing import Any
+
+from resolve_http import bench_resolve_http
 
 from federation.scheduler.model import (
     ClientPoint,
@@ -215,6 +218,8 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=1_000)
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--seed", type=int, default=20261125)
+    parser.add_argument("--http-seconds", type=float, default=5.0)
+    parser.add_argument("--http-concurrency", type=int, default=16)
     args = parser.parse_args()
     started = time.perf_counter()
     result: dict[str, Any] = {
@@ -224,6 +229,8 @@ def main() -> None:
         "pick": bench_picks(args.picks, args.seed),
         "rebuild": bench_rebuild(args.services, args.seed, args.rounds),
     }
+    if args.http_seconds > 0:
+        result["resolve_http"] = bench_resolve_http(args.http_seconds, args.http_concurrency)
     result["runtime_s"] = round(time.perf_counter() - started, 1)
     print(json.dumps(result, indent=2))
 
