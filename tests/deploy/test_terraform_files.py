@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.deploy.hcl_format import fmt_problems
 from tests.deploy.terraform import (
     EXAMPLE,
     MODULES,
@@ -126,3 +127,22 @@ def test_example_types_the_federation_like_the_modules() -> None:
     module = variables(module_dir("aws"))
     for name in ("clusters", "services", "policies", "api_tokens", "meshfed_version"):
         assert example[name]["type"] == module[name]["type"], name
+
+
+@pytest.mark.parametrize("path", [*tf_files(), TFVARS_EXAMPLE], ids=_relative)
+def test_terraform_file_is_laid_out_as_terraform_fmt_would(path: Path) -> None:
+    problems = fmt_problems(path.read_text(encoding="utf-8"))
+    assert not problems, f"{path}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a = 1\nbbb = 2\n", ["line 1: '=' at column 2, fmt puts it at 4"]),
+        ("a   = 1\nbbb = 2\n\nc = [\n  1,\n]\n", []),
+        ("x {\n    a = 1\n}\n", ["line 2: indented 4, fmt indents 2"]),
+        ('a = "${b}"\nlong = f({\n  k = 1\n})\n', []),
+    ],
+)
+def test_fmt_check_flags_misaligned_and_misindented_lines(text: str, expected: list[str]) -> None:
+    assert fmt_problems(text) == expected
