@@ -58,6 +58,13 @@ def refresh_delay(bundle: TrustBundle | None, bounds: RefreshBounds) -> timedelt
     return min(bounds.maximum, max(bounds.minimum, wanted))
 
 
+def retry_delay(bundle: TrustBundle | None, failures: int, bounds: RefreshBounds) -> timedelta:
+    """After ``failures`` failed fetches in a row: back off from the minimum, doubling, but
+    never wait longer than the refresh hint would."""
+    backoff: timedelta = bounds.minimum * (1 << min(max(failures - 1, 0), 16))
+    return min(backoff, refresh_delay(bundle, bounds))
+
+
 def client_ssl_context(source: BundleSource, known: TrustBundle | None) -> ssl.SSLContext:
     """Blocking (reads ``ca_file``): call it off the event loop."""
     if source.profile == "https_web":

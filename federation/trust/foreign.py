@@ -24,6 +24,7 @@ from trust.federation import (
     client_ssl_context,
     fetch_bundle,
     refresh_delay,
+    retry_delay,
 )
 from trust.spiffe_id import parse_spiffe_id
 
@@ -119,13 +120,21 @@ class ForeignBundles:
         return record
 
     async def _poll(self, domain: ForeignDomain) -> None:
+        failures = 0
         while True:
             try:
                 record = await self.refresh(domain)
-                delay = refresh_delay(record.bundle or domain.bootstrap, self._bounds)
+                failed = record.attempted_at != record.fetched_at
+                bundle = record.bundle or domain.bootstrap
             except StoreError as exc:
                 log.warning("foreign bundle not saved", extra={"error": str(exc)})
-                delay = refresh_delay(domain.bootstrap, self._bounds)
+                failed, bundle = True, domain.bootstrap
+            failures = failures + 1 if failed else 0
+            delay = (
+                retry_delay(bundle, failures, self._bounds)
+                if failed
+                else refresh_delay(bundle, self._bounds)
+            )
             await asyncio.sleep(delay.total_seconds())
 
     def _age_of(self, name: str) -> Callable[[], float]:

@@ -3,6 +3,7 @@ same code as ``meshfed trust init``, then served by ``running_service``."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -57,8 +58,9 @@ def trust_config(
 async def init_trust(config: MeshfedConfig) -> None:
     """What ``meshfed trust init`` does: a KEK file, then generation 1 of every own CA."""
     assert config.trust.kek_file
-    if not Path(config.trust.kek_file).exists():
-        create_kek_file(Path(config.trust.kek_file))
+    kek_file = Path(config.trust.kek_file)
+    if not await asyncio.to_thread(kek_file.exists):
+        await asyncio.to_thread(create_kek_file, kek_file)
     store = open_store(config.store)
     try:
         metrics = Metrics()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -131,7 +132,11 @@ async def test_viewer_may_not_request_svids(api: Api) -> None:
     ("csr_for", "spiffe_id", "reason"),
     [
         ("spiffe://acme.mesh/ns/web", "spiffe://acme.mesh/ns/other", "uri_san_mismatch"),
-        ("spiffe://partner.example/ns/web", "spiffe://partner.example/ns/web", "foreign_trust_domain"),
+        (
+            "spiffe://partner.example/ns/web",
+            "spiffe://partner.example/ns/web",
+            "foreign_trust_domain",
+        ),
         ("spiffe://acme.mesh/ns/web", "spiffe://acme.mesh", "invalid_spiffe_id"),
         ("spiffe://acme.mesh/ns/web", "http://acme.mesh/ns/web", "invalid_spiffe_id"),
         (None, "spiffe://acme.mesh/ns/web", "csr_unreadable"),
@@ -154,7 +159,8 @@ async def test_refused_csr_is_a_400_problem_with_its_reason_and_is_audited(
 async def test_status_reports_ca_expiry_sequence_and_rotation(api: Api) -> None:
     status, body, _ = await api.call("GET", "/v1/trust/status", role=Role.VIEWER)
     assert status == 200
-    domains = {d["trust_domain"]: d for d in body["trust_domains"]}  # type: ignore[union-attr,index]
+    listed: list[dict[str, Any]] = body["trust_domains"]  # type: ignore[assignment]
+    domains = {d["trust_domain"]: d for d in listed}
     assert set(domains) == {ACME, "gcp.acme.mesh"}
     acme = domains[ACME]
     assert acme["phase"] == "stable"
@@ -162,7 +168,10 @@ async def test_status_reports_ca_expiry_sequence_and_rotation(api: Api) -> None:
     assert datetime.fromisoformat(acme["root_expires_at"]) > datetime.now(UTC)
     async with api.session.get(api.url("/metrics")) as metrics:
         text = await metrics.text()
-    assert 'meshfed_trust_certificate_expiry_seconds{certificate="root",trust_domain="acme.mesh"}' in text
+    assert (
+        'meshfed_trust_certificate_expiry_seconds{certificate="root",trust_domain="acme.mesh"}'
+        in text
+    )
 
 
 async def test_trust_endpoints_say_to_run_init_before_it(tmp_path: Path) -> None:
