@@ -81,16 +81,18 @@ def _classify_response(exc: bexc.ClientError, doing: str) -> ProviderError:
     code = str(error.get("Code", ""))
     status = int(metadata.get("HTTPStatusCode", 0))
     detail = f"AWS {doing} answered {status} {code}: {error.get('Message', '')}"
+    wait = retry_after(metadata.get("HTTPHeaders", {}))
     if code in THROTTLE_CODES or status == 429:
         return ProviderError(
             ProviderErrorKind.THROTTLED,
             f"{detail}; raise refresh_interval or the account's API rate limit",
-            retry_after=retry_after(metadata.get("HTTPHeaders", {})),
+            retry_after=wait,
         )
     if code in AUTH_CODES or status in (401, 403):
         return ProviderError(ProviderErrorKind.AUTH, f"{detail}; {AUTH_FIX}")
     if status >= 500:
-        return ProviderError(ProviderErrorKind.UNAVAILABLE, detail)
+        # A 503's Retry-After says how long the outage is expected to last (RFC 9110 §10.2.3).
+        return ProviderError(ProviderErrorKind.UNAVAILABLE, detail, retry_after=wait)
     return ProviderError(ProviderErrorKind.INVALID, f"{detail}; check the provider's regions")
 
 

@@ -66,8 +66,9 @@ def test_a_provider_error_raised_while_fetching_credentials_passes_through() -> 
     assert classify(raised, "list EC2 instances") is raised
 
 
-def test_throttling_carries_retry_after_seconds() -> None:
-    error = classify(client_error("Throttling", 400, {"retry-after": "7"}), "x")
+@pytest.mark.parametrize(("code", "status"), [("Throttling", 400), ("ServiceUnavailable", 503)])
+def test_throttling_and_unavailability_carry_retry_after_seconds(code: str, status: int) -> None:
+    error = classify(client_error(code, status, {"retry-after": "7"}), "x")
 
     assert error is not None and error.retry_after == 7.0
 
