@@ -182,7 +182,7 @@ def test_ingress_ranges_have_no_default_and_refuse_the_whole_internet(cloud: str
         assert '!= "0.0.0.0/0"' in conditions, f"{name} must refuse 0.0.0.0/0"
 
 
-def test_aws_ingress_comes_only_from_the_allowed_cidrs_the_vpc_and_the_replicas() -> None:
+def test_aws_ingress_comes_only_from_the_allowed_cidrs_the_nlb_subnets_and_the_replicas() -> None:
     assert locals_of(AWS)["ingress_cidrs"] == {
         "api": "${var.api_allowed_cidrs}",
         "bundle": "${var.bundle_allowed_cidrs}",
@@ -194,7 +194,7 @@ def test_aws_ingress_comes_only_from_the_allowed_cidrs_the_vpc_and_the_replicas(
     }
     assert sources == {
         "meshfed": "each.value.cidr",
-        "health_checks": "data.aws_vpc.selected.cidr_block",
+        "health_checks": "each.value.cidr_block",
         "redis": "aws_security_group.meshfed.id",
     }
 

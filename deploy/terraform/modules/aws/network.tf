@@ -11,8 +11,10 @@ locals {
   }
 }
 
-data "aws_vpc" "selected" {
-  id = var.vpc_id
+data "aws_subnet" "selected" {
+  for_each = toset(var.subnet_ids)
+
+  id = each.value
 }
 
 resource "aws_security_group" "meshfed" {
@@ -43,14 +45,16 @@ resource "aws_vpc_security_group_ingress_rule" "meshfed" {
   cidr_ipv4         = each.value.cidr
 }
 
-# The internal NLB preserves client addresses, so its health checks arrive from the VPC.
+# The NLB preserves client addresses, so only its health checks come from its own subnets.
 resource "aws_vpc_security_group_ingress_rule" "health_checks" {
+  for_each = data.aws_subnet.selected
+
   security_group_id = aws_security_group.meshfed.id
-  description       = "NLB health checks of /readyz from inside the VPC"
+  description       = "NLB health checks of /readyz from ${each.value.cidr_block}"
   ip_protocol       = "tcp"
   from_port         = var.api_port
   to_port           = var.api_port
-  cidr_ipv4         = data.aws_vpc.selected.cidr_block
+  cidr_ipv4         = each.value.cidr_block
 }
 
 resource "aws_vpc_security_group_egress_rule" "https" {
