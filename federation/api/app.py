@@ -7,7 +7,7 @@ from aiohttp import web
 from federation.api.audit import audit_routes
 from federation.api.context import CONTEXT, ApiContext
 from federation.api.endpoints import endpoint_routes
-from federation.api.gateway_config import gateway_config_routes
+from federation.api.gateway_config import install_gateway_config
 from federation.api.middleware import authorization, problem_details, request_context
 from federation.api.objects import object_routes
 from federation.api.outliers import outlier_routes
@@ -29,6 +29,6 @@ def build_app(ctx: ApiContext) -> web.Application:
     register(app, system_routes() + object_routes() + endpoint_routes() + provider_routes())
     register(app, resolve_routes() + outlier_routes())
     register(app, trust_routes() + audit_routes() + policy_check_routes())
-    register(app, gateway_config_routes())
+    install_gateway_config(app)
     freeze_openapi(app)
     return app

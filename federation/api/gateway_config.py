@@ -15,7 +15,7 @@ from aiohttp import web
 
 from federation.api.context import context
 from federation.api.problem import ProblemError
-from federation.api.routing import Param, Route
+from federation.api.routing import Param, Route, register
 from federation.durations import DurationError, parse_duration
 from federation.gateway.route_config import GatewayConfig
 from federation.gateway.route_plan import UnknownClusterError, plan_gateway_config
@@ -28,6 +28,19 @@ DEFAULT_WAIT = 30.0
 MAX_WAIT = 300.0
 # What routes are computed from: the config objects and the discovered endpoints.
 _ROUTE_INPUTS = ("config/", ENDPOINTS_PREFIX)
+# Set on shutdown: aiohttp waits for running handlers, and a held poll would hold the drain.
+LONG_POLLS_CLOSING = web.AppKey("meshfed_long_polls_closing", asyncio.Event)
+
+
+def install_gateway_config(app: web.Application) -> None:
+    """Register the route and end its long-polls when the app shuts down."""
+    closing = app[LONG_POLLS_CLOSING] = asyncio.Event()
+
+    async def end_long_polls(_: web.Application) -> None:
+        closing.set()
+
+    app.on_shutdown.append(end_long_polls)
+    register(app, gateway_config_routes())
 
 
 def _version(request: web.Request) -> int | None:
@@ -60,19 +73,31 @@ def _wait(request: web.Request) -> float:
     return wait
 
 
-async def _changed_since(store: Store, version: int, wait: float) -> bool:
-    """True once a route input changed after ``version``; False when ``wait`` runs out first."""
+async def _changed_since(store: Store, version: int, wait: float, closing: asyncio.Event) -> bool:
+    """True once a route input changed after ``version``; False when ``wait`` runs out or the
+    server shuts down first (the gateway then polls again, perhaps another replica)."""
     if version > await store.revision():
         # A version from the future: the store was replaced (say a memory store restarted).
         return True
+    change = asyncio.ensure_future(_next_route_change(store, version))
+    shutdown = asyncio.ensure_future(closing.wait())
+    try:
+        done, _ = await asyncio.wait(
+            {change, shutdown}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        change.cancel()
+        shutdown.cancel()
+        await asyncio.gather(change, shutdown, return_exceptions=True)
+    return change in done and change.result()
+
+
+async def _next_route_change(store: Store, version: int) -> bool:
     watch = store.watch("", since_revision=version)
     try:
-        async with asyncio.timeout(wait):
-            async for event in watch:
-                if event.key.startswith(_ROUTE_INPUTS):
-                    return True
-    except TimeoutError:
-        return False
+        async for event in watch:
+            if event.key.startswith(_ROUTE_INPUTS):
+                return True
     except WatchExpiredError:
         # Changes were pruned from history; something may have changed, so answer afresh.
         return True
@@ -99,7 +124,8 @@ async def gateway_config(request: web.Request) -> web.Response:
     known = [c.name for c in (await ctx.config.effective()).clusters]
     if cluster not in known:
         raise ProblemError(404, "Not found", str(UnknownClusterError(cluster, known)))
-    if version is not None and not await _changed_since(ctx.store, version, wait):
+    closing = request.app[LONG_POLLS_CLOSING]
+    if version is not None and not await _changed_since(ctx.store, version, wait, closing):
         return web.Response(status=304)
     # Read after the wait, so the answer includes the change that ended it.
     planned = await _plan(ctx.store, await ctx.config.effective(), cluster)
