@@ -149,7 +149,17 @@ class LiveRouting:
             except* WatchExpiredError:
                 # The store forgot the history we would resume from: read it all again.
                 log.warning("change feed expired; reloading routing state from the store")
+                await self._reload()
+
+    async def _reload(self) -> None:
+        while True:
+            try:
                 await self.load()
+            except StoreUnavailableError as exc:
+                log.warning("routing state reload failed; retrying", extra={"error": str(exc)})
+                await asyncio.sleep(RETRY_SECONDS)
+            else:
+                return
 
     async def _follow(self, prefix: str) -> None:
         since = self._revision

@@ -14,6 +14,7 @@ from federation.resources import ConfigState
 from federation.routing.health_records import HEALTH_PREFIX, HealthRecord
 from federation.routing.live import LiveRouting
 from federation.scheduler import ClientPoint, UnknownServiceError
+from federation.store.base import ChangeEvent, WatchExpiredError
 from federation.store.memory import MemoryStore
 from geo import RegionCatalog
 from providers.base import Endpoint, Health, Role
@@ -194,3 +195,39 @@ async def test_load_after_restart_restores_health_from_the_store(store: MemorySt
     fresh = LiveRouting(store, RegionCatalog.load(), clock=lambda: NOW)
     await fresh.load()
     assert shares(fresh) == [(0, ["gcp-euw1"]), (100, ["aws-use1"])]
+
+
+class ForgetfulStore(MemoryStore):
+    """Its first endpoints watch finds the history gone, as a Redis stream trimmed too far."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.expired_once = False
+
+    def watch(self, prefix: str, *, since_revision: int = 0) -> AsyncIterator[ChangeEvent]:  # type: ignore[override]
+        if prefix == ENDPOINTS_PREFIX and not self.expired_once:
+            self.expired_once = True
+            return self._expired()
+        return super().watch(prefix, since_revision=since_revision)
+
+    async def _expired(self) -> AsyncIterator[ChangeEvent]:
+        raise WatchExpiredError("revision no longer kept")
+        yield  # an async generator, like the real watch
+
+
+async def test_an_expired_change_feed_reloads_the_state_instead_of_stopping() -> None:
+    store = ForgetfulStore()
+    config = parse_config(CONFIG)
+    await ConfigState(store, config).seed(config)
+    live = LiveRouting(store, RegionCatalog.load(), clock=lambda: NOW)
+    await live.load()
+    await put_endpoint(store, endpoint("gcp-euw1", "127.0.0.2"))
+    task = asyncio.create_task(live.run())
+    await settled(live, store)
+    assert store.expired_once
+    assert not task.done()
+    assert shares(live) == [(100, ["gcp-euw1"]), (0, ["aws-use1"])]
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await store.close()
