@@ -101,9 +101,20 @@ def _provider_references(
     data: dict[str, Any], clusters: set[str], services: set[str]
 ) -> Iterator[Problem]:
     for i, provider in enumerate(_items(data.get("providers"))):
+        seen: dict[tuple[Any, ...], int] = {}
         for k, endpoint in enumerate(_items(_dict(provider).get("endpoints"))):
             endpoint = _dict(endpoint)
             base = f"providers[{i}].endpoints[{k}]"
+            identity = tuple(
+                endpoint.get(f) for f in ("cluster", "role", "service", "address", "port")
+            )
+            if identity in seen:
+                yield Problem(
+                    base,
+                    f"the same endpoint as providers[{i}].endpoints[{seen[identity]}]",
+                    "list each endpoint once",
+                )
+            seen.setdefault(identity, k)
             cluster = endpoint.get("cluster")
             if isinstance(cluster, str) and cluster not in clusters:
                 yield _unknown(f"{base}.cluster", "cluster", cluster, clusters)

@@ -161,6 +161,16 @@ providers:
     assert "duplicate name 'p'" in found["policies[1].name"]
 
 
+def test_a_static_endpoint_listed_twice_is_reported() -> None:
+    text = MINIMAL + (
+        "providers: [{name: s, kind: static, endpoints: ["
+        "{cluster: aws-use1, service: payments.prod, address: 10.0.0.1, port: 9443},"
+        "{cluster: aws-use1, service: payments.prod, address: 10.0.0.1, port: 9443}]}]\n"
+    )
+    found = problems_of(text)
+    assert "same endpoint as providers[0].endpoints[0]" in found["providers[0].endpoints[1]"]
+
+
 def test_duplicate_cluster_names_are_reported_on_the_second() -> None:
     text = MINIMAL.replace("gcp-euw1, cloud: gcp", "aws-use1, cloud: gcp")
     found = problems_of(text)
