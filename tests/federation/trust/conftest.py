@@ -38,6 +38,7 @@ def trust_config(
     trust: dict[str, Any] | None = None,
     clusters: list[dict[str, Any]] | None = None,
     policies: list[dict[str, Any]] | None = None,
+    services: list[dict[str, Any]] | None = None,
 ) -> MeshfedConfig:
     directory.mkdir(parents=True, exist_ok=True)
     document = {
@@ -49,6 +50,7 @@ def trust_config(
             {"name": "aws-use1", "cloud": "aws", "region": "us-east-1"},
             {"name": "gcp-euw1", "cloud": "gcp", "region": "europe-west1"},
         ],
+        "services": services or [],
         "policies": policies or [],
         "trust": {"kek_file": str(directory / "kek"), "svid_ttl": "1h", **(trust or {})},
     }
