@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.deploy.terraform import REPO
+from tests.deploy.layout import REPO
 
 CHECKOV_TIMEOUT_S = 180
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.checkov_scan import CheckovReport, find_checkov, scan
-from tests.deploy.terraform import EXAMPLE, MODULES, module_dir
+from tests.deploy.layout import EXAMPLE, MODULES, module_dir
 
 
 @pytest.fixture(scope="session")

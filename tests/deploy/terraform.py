@@ -18,23 +18,21 @@ pytest.importorskip("hcl2", reason="the deploy checks need python-hcl2: pip inst
 import hcl2
 from hcl2.utils import SerializationOptions
 
-REPO = Path(__file__).resolve().parents[2]
-TERRAFORM = REPO / "deploy" / "terraform"
-MODULES = ("aws", "gcp", "azure")
-EXAMPLE = TERRAFORM / "examples" / "three-cloud"
-TFVARS_EXAMPLE = EXAMPLE / "terraform.tfvars.example"
+from tests.deploy.layout import (
+    EXAMPLE,
+    MODULES,
+    REPO,
+    TERRAFORM,
+    TFVARS_EXAMPLE,
+    module_dir,
+    tf_files,
+)
+
+__all__ = ["EXAMPLE", "MODULES", "REPO", "TERRAFORM", "TFVARS_EXAMPLE", "module_dir", "tf_files"]
 
 _OPTIONS = SerializationOptions(
     with_comments=False, explicit_blocks=False, strip_string_quotes=True
 )
-
-
-def module_dir(cloud: str) -> Path:
-    return TERRAFORM / "modules" / cloud
-
-
-def tf_files(directory: Path = TERRAFORM) -> list[Path]:
-    return sorted(directory.rglob("*.tf"))
 
 
 @functools.cache

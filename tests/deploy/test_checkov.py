@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.checkov_scan import CheckovReport
-from tests.deploy.terraform import EXAMPLE, MODULES, module_dir, tf_files
+from tests.deploy.layout import EXAMPLE, MODULES, module_dir, tf_files
 
 SKIP_COMMENT = re.compile(r"#\s*checkov:skip=(?P<id>[A-Z0-9_]+)(?::(?P<reason>.*))?$")
 
