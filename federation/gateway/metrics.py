@@ -22,15 +22,23 @@ class _ActiveConnections(Collector):
     def __init__(self, relaying: Callable[[], Mapping[str, int]]) -> None:
         self._relaying = relaying
 
+    def describe(self) -> Iterator[Metric]:
+        # Without this the registry collects at registration, before a gateway exists.
+        yield self._family()
+
     def collect(self) -> Iterator[Metric]:
-        family = GaugeMetricFamily(
+        family = self._family()
+        for route, count in sorted(self._relaying().items()):
+            family.add_metric([route], count)
+        yield family
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
             "meshfed_gateway_active_connections",
             "Connections relaying bytes now",
             labels=["route"],
         )
-        for route, count in sorted(self._relaying().items()):
-            family.add_metric([route], count)
-        yield family
 
 
 class GatewayMetrics:

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import pytest
+
+from federation.config import parse_config
+from federation.gateway.route_plan import (
+    UnknownClusterError,
+    plan_gateway_config,
+    static_endpoints,
+)
+from geo import RegionCatalog
+from providers.base import Endpoint, Health, Role
+
+CATALOG = RegionCatalog.load()
+
+CONFIG = """
+federation: {name: acme, trust_domain: acme.mesh}
+store: memory://
+clusters:
+  - {name: aws-use1, cloud: aws, region: us-east-1, gateway: {address: 10.9.0.1, port: 15443}}
+  - {name: aws-euw1, cloud: aws, region: eu-west-1, gateway: {address: 10.9.0.2, port: 15443}}
+  - {name: gcp-euw1, cloud: gcp, region: europe-west1, gateway: {address: 10.9.0.3, port: 15443}}
+  - {name: azure-eas, cloud: azure, region: eastasia, gateway: {address: 10.9.0.4, port: 15443}}
+  - {name: gcp-use4, cloud: gcp, region: us-east4}
+providers:
+  - name: local
+    kind: static
+    endpoints:
+      - {cluster: aws-use1, service: ledger.prod, address: 10.0.0.2, port: 9090}
+      - {cluster: aws-use1, service: ledger.prod, address: 10.0.0.1, port: 9090, weight: 5}
+      - {cluster: aws-use1, service: ledger.prod, address: 10.0.0.3, port: 9090,
+         health: unhealthy}
+      - {cluster: gcp-euw1, service: payments.prod, address: 10.3.0.1, port: 8080}
+      - {cluster: aws-euw1, service: payments.prod, address: 10.2.0.1, port: 8080}
+      - {cluster: azure-eas, service: payments.prod, address: 10.4.0.1, port: 8080}
+      - {cluster: gcp-use4, service: payments.prod, address: 10.5.0.1, port: 8080}
+      - {cluster: gcp-euw1, role: gateway, address: 10.9.1.3, port: 15443, weight: 2}
+services:
+  - {name: ledger.prod, port: 9090}
+  - name: payments.prod
+    port: 8080
+    routing: {mode: geo}
+  - name: orders.prod
+    port: 7070
+    routing: {mode: failover, failover: [{gcp-euw1: 1, azure-eas: 3}, aws-euw1, aws-use1]}
+    retries: {attempts: 0, per_try_timeout: 250ms, backoff_base: 10ms, backoff_max: 5ms}
+    circuit_breaker: {max_connections: 7, max_pending_requests: 2}
+  - name: search.prod
+    port: 6060
+    routing: {mode: weighted, weights: {aws-euw1: 10, gcp-euw1: 30}}
+"""
+
+
+def plan(cluster: str = "aws-use1", extra: tuple[Endpoint, ...] = ()) -> dict[str, list[str]]:
+    config = parse_config(CONFIG)
+    planned = plan_gateway_config(
+        config, cluster, [*static_endpoints(config), *extra], version=7, catalog=CATALOG
+    )
+    assert planned.version == 7
+    return {
+        route.service: [f"{u.kind}:{u.cluster}:{u.address}" for u in route.upstreams]
+        for route in planned.services
+    }
+
+
+def test_a_local_service_goes_to_its_usable_endpoints_heaviest_first() -> None:
+    assert plan()["ledger.prod"] == ["endpoint:aws-use1:10.0.0.1", "endpoint:aws-use1:10.0.0.2"]
+
+
+def test_geo_sends_a_remote_service_to_the_nearest_serving_clusters_gateways_first() -> None:
+    # From us-east-1: gcp-use4 has no gateway, then Ireland, Belgium, Hong Kong.
+    assert plan()["payments.prod"] == [
+        "gateway:aws-euw1:10.9.0.2",
+        "gateway:gcp-euw1:10.9.1.3",
+        "gateway:gcp-euw1:10.9.0.3",
+        "gateway:azure-eas:10.9.0.4",
+    ]
+
+
+def test_failover_follows_the_entries_in_order_heaviest_first_within_a_group() -> None:
+    # No one serves orders.prod locally, so every listed cluster but this one is a hop.
+    assert plan()["orders.prod"] == [
+        "gateway:azure-eas:10.9.0.4",
+        "gateway:gcp-euw1:10.9.1.3",
+        "gateway:gcp-euw1:10.9.0.3",
+        "gateway:aws-euw1:10.9.0.2",
+    ]
+
+
+def test_weighted_orders_clusters_by_weight() -> None:
+    assert plan()["search.prod"] == [
+        "gateway:gcp-euw1:10.9.1.3",
+        "gateway:gcp-euw1:10.9.0.3",
+        "gateway:aws-euw1:10.9.0.2",
+    ]
+
+
+@pytest.mark.parametrize("health", [Health.UNHEALTHY, Health.DRAINING])
+def test_unhealthy_and_draining_gateways_take_no_new_connections(health: Health) -> None:
+    # The config's own declaration of the gateway stays; the discovered duplicate is dropped.
+    sick = Endpoint(
+        "aws-euw1", Role.GATEWAY, None, "10.9.1.2", 15443, "aws", "eu-west-1", health=health
+    )
+    assert "gateway:aws-euw1:10.9.1.2" not in plan(extra=(sick,))["search.prod"]
+
+
+def test_a_discovered_gateway_that_repeats_the_declared_one_is_listed_once() -> None:
+    same = Endpoint("aws-euw1", Role.GATEWAY, None, "10.9.0.2", 15443, "aws", "eu-west-1")
+    assert plan(extra=(same,))["search.prod"].count("gateway:aws-euw1:10.9.0.2") == 1
+
+
+def test_traffic_settings_come_from_the_service_with_at_least_one_attempt() -> None:
+    config = parse_config(CONFIG)
+    planned = plan_gateway_config(config, "aws-use1", [], 0, CATALOG)
+    orders = planned.route("orders.prod")
+    assert orders is not None
+    traffic = orders.traffic
+    assert traffic.attempts == 1
+    assert traffic.connect_timeout_s == 0.25
+    assert traffic.backoff_base_s == 0.01 and traffic.backoff_max_s == 0.01
+    assert (traffic.max_connections, traffic.max_pending_requests) == (7, 2)
+
+
+def test_an_unknown_cluster_is_refused_with_the_known_names() -> None:
+    with pytest.raises(UnknownClusterError, match="aws-euw1, aws-use1"):
+        plan("nowhere")
