@@ -14,7 +14,7 @@ from providers.azure import AzureProvider
 from providers.base import Endpoint, ProviderError, ProviderErrorKind, Role
 from providers.calls import RetryPolicy
 from tests.support.azure_fake import AzureFake
-from tests.support.gcp_fake import Fault, serving
+from tests.support.fake_http import Fault, serving
 from tests.support.test_ca import LocalCa, make_test_ca
 
 SUB = "00000000-0000-0000-0000-000000000000"

@@ -18,7 +18,8 @@ from providers.base import Endpoint, ProviderError, ProviderErrorKind, Role
 from providers.calls import RetryPolicy
 from providers.gcp import GcpProvider, instance_endpoints
 from providers.labels import MalformedResource
-from tests.support.gcp_fake import Fault, GcpFake, serving
+from tests.support.fake_http import Fault, serving
+from tests.support.gcp_fake import GcpFake
 
 PROJECT = "acme-prod"
 FAST = RetryPolicy(attempts=3, backoff_base=0.01, backoff_max=0.05, retry_after_cap=0.5)

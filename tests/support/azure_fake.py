@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.support.gcp_fake import FakeCloudBase
+from tests.support.fake_http import FakeCloudBase
 
 KINDS = ("networkInterfaces", "loadBalancers", "publicIPAddresses")
 ARM_CODES = {
