@@ -3,13 +3,10 @@ other clouds."""
 
 from __future__ import annotations
 
-import email.utils
-import time
-from collections.abc import Mapping
-
 from botocore import exceptions as bexc
 
 from providers.base import ProviderError, ProviderErrorKind
+from providers.calls import retry_after_seconds
 
 # Every AWS service spells "slow down" its own way: EC2 RequestLimitExceeded, ELBv2 and STS
 # Throttling, Cloud Map ThrottlingException, S3-style SlowDown.
@@ -81,7 +78,7 @@ def _classify_response(exc: bexc.ClientError, doing: str) -> ProviderError:
     code = str(error.get("Code", ""))
     status = int(metadata.get("HTTPStatusCode", 0))
     detail = f"AWS {doing} answered {status} {code}: {error.get('Message', '')}"
-    wait = retry_after(metadata.get("HTTPHeaders", {}))
+    wait = retry_after_seconds(metadata.get("HTTPHeaders"))
     if code in THROTTLE_CODES or status == 429:
         return ProviderError(
             ProviderErrorKind.THROTTLED,
@@ -94,19 +91,3 @@ def _classify_response(exc: bexc.ClientError, doing: str) -> ProviderError:
         # A 503's Retry-After says how long the outage is expected to last (RFC 9110 §10.2.3).
         return ProviderError(ProviderErrorKind.UNAVAILABLE, detail, retry_after=wait)
     return ProviderError(ProviderErrorKind.INVALID, f"{detail}; check the provider's regions")
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Retry-After in seconds, from delta-seconds or an HTTP date (RFC 9110 §10.2.3).
-    botocore lower-cases response header names."""
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        return email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-    except (TypeError, ValueError):
-        return None

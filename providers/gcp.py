@@ -17,8 +17,6 @@ pages 3-5 would look like endpoints had gone away.
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -32,7 +30,7 @@ from google.api_core.client_options import ClientOptions
 from google.cloud import compute_v1
 
 from providers.base import Endpoint, ProviderError, ProviderErrorKind, Snapshot
-from providers.calls import RetryPolicy, call_with_retries
+from providers.calls import RetryPolicy, call_with_retries, retry_after_seconds
 from providers.labels import (
     CLUSTER,
     Harvest,
@@ -305,7 +303,7 @@ def _classify_status(exc: gexc.GoogleAPICallError, doing: str) -> ProviderError:
         return ProviderError(
             ProviderErrorKind.THROTTLED,
             f"{detail}; raise the Compute read quota or the refresh interval",
-            retry_after=_retry_after(exc.response),
+            retry_after=_retry_after(exc),
         )
     if status in (401, 403):
         return ProviderError(
@@ -316,25 +314,12 @@ def _classify_status(exc: gexc.GoogleAPICallError, doing: str) -> ProviderError:
         return ProviderError(ProviderErrorKind.TIMEOUT, detail)
     if status >= 500:
         # A 503's Retry-After says how long the outage is expected to last (RFC 9110 §10.2.3).
-        return ProviderError(
-            ProviderErrorKind.UNAVAILABLE, detail, retry_after=_retry_after(exc.response)
-        )
+        return ProviderError(ProviderErrorKind.UNAVAILABLE, detail, retry_after=_retry_after(exc))
     return ProviderError(ProviderErrorKind.INVALID, f"{detail}; check the project id")
 
 
-def _retry_after(response: Any) -> float | None:
-    """Retry-After in seconds, from delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    value = getattr(response, "headers", {}).get("Retry-After")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        return email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-    except (TypeError, ValueError):
-        return None
+def _retry_after(exc: gexc.GoogleAPICallError) -> float | None:
+    return retry_after_seconds(getattr(exc.response, "headers", None))
 
 
 def _rule_port(rule: Any) -> int | None:

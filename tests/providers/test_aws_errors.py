@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import email.utils
-import time
-
 import pytest
 from botocore import exceptions as bexc
 
-from providers.aws_errors import classify, retry_after
+from providers.aws_errors import classify
 from providers.base import ProviderError, ProviderErrorKind
 
 K = ProviderErrorKind
@@ -71,16 +68,3 @@ def test_throttling_and_unavailability_carry_retry_after_seconds(code: str, stat
     error = classify(client_error(code, status, {"retry-after": "7"}), "x")
 
     assert error is not None and error.retry_after == 7.0
-
-
-def test_retry_after_as_an_http_date_is_seconds_from_now() -> None:
-    later = email.utils.formatdate(time.time() + 30, usegmt=True)
-
-    seconds = retry_after({"retry-after": later})
-
-    assert seconds is not None and 28 <= seconds <= 31
-
-
-@pytest.mark.parametrize("value", ["", "soon"])
-def test_unreadable_retry_after_is_ignored(value: str) -> None:
-    assert retry_after({"retry-after": value}) is None
