@@ -78,7 +78,7 @@ async def bundle_endpoint(
     domain = authority.settings.federation_domain
 
     async def document() -> bytes:
-        return (await authority.bundle(domain)).to_json()
+        return await authority.records.bundle_json(domain)
 
     host, _, port = spec.listen.rpartition(":")
     identity = EndpointIdentity(authority, clock) if spec.profile == "https_spiffe" else None

@@ -90,6 +90,7 @@ class TrustRecords:
         self._kek = kek
         # Opened CAs by (trust domain, generation): a stored generation never changes.
         self._cas: dict[tuple[str, int], CertificateAuthority] = {}
+        self._states: dict[str, tuple[DomainState, bytes]] = {}
 
     async def domain(self, trust_domain: str) -> DomainState:
         record = await self._store.get(_domain_key(trust_domain))
@@ -97,7 +98,18 @@ class TrustRecords:
             raise TrustNotInitializedError(
                 f"trust domain {trust_domain!r} has no CA yet: run 'meshfed trust init'"
             )
-        return DomainState.decode(trust_domain, record.value, record.revision)
+        cached = self._states.get(trust_domain)
+        # Decoding parses every root; a revision names one value, so decode each only once.
+        if cached is None or cached[0].revision != record.revision:
+            state = DomainState.decode(trust_domain, record.value, record.revision)
+            cached = (state, state.bundle.to_json())
+            self._states[trust_domain] = cached
+        return cached[0]
+
+    async def bundle_json(self, trust_domain: str) -> bytes:
+        """The domain's bundle as served by the bundle endpoint, encoded once per revision."""
+        await self.domain(trust_domain)
+        return self._states[trust_domain][1]
 
     async def has_domain(self, trust_domain: str) -> bool:
         return await self._store.get(_domain_key(trust_domain)) is not None
