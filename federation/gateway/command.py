@@ -247,7 +247,7 @@ def run(options: GatewayOptions) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run until SIGTERM or SIGINT; 0 after a drain, 2 when the flags or config cannot work."""
+    """Run until SIGTERM or SIGINT: 0 after a drain, 1 for a config problem, 2 for bad flags."""
     configure_logging(args.log_level)
     try:
         config = load_config(args.config)
@@ -262,7 +262,9 @@ def main(args: argparse.Namespace) -> int:
     except InvalidInputError as error:
         for problem in error.problems:
             print(f"{args.config}: error: {problem.path or '(document)'}: {problem.message}")
-        return 2
+            if problem.hint:
+                print(f"    hint: {problem.hint}")
+        return 1
     except (GatewayOptionsError, RateLimitError, UnknownClusterError) as error:
         print(f"meshfed gateway: {error}", file=sys.stderr)
         return 2

@@ -49,11 +49,11 @@ def test_unusable_flags_exit_2_with_the_fix(
     assert says in capsys.readouterr().err
 
 
-def test_an_invalid_config_exits_2_with_its_problems(
+def test_an_invalid_config_exits_1_with_its_problems(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "meshfed.yaml"
     config.write_text(CONFIG.replace("port: 8080", "port: 0"))
     code = main(["gateway", "--config", str(config), "--cluster", "aws-use1", "--listen", ":1"])
-    assert code == 2
+    assert code == 1
     assert "services[0].port" in capsys.readouterr().out
