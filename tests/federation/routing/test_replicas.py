@@ -35,4 +35,5 @@ async def test_an_ejection_reported_to_one_replica_is_applied_by_the_other(
                 else None
             )
 
-        await eventually(ejected_on_second, 1, "the other replica applies the ejection")
+        # Generous: both replicas and their sqlite threads share one loop on a busy machine.
+        await eventually(ejected_on_second, 3, "the other replica applies the ejection")
