@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.checkov_scan import CheckovReport, find_checkov, scan
-from tests.deploy.layout import EXAMPLE, MODULES, module_dir
+from tests.deploy.layout import MODULES, module_dir
 
 
 @pytest.fixture(scope="session")
@@ -16,4 +16,4 @@ def checkov_reports() -> dict[Path, CheckovReport]:
             "checkov is not installed: python3 -m venv .venv-checkov && "
             ".venv-checkov/bin/pip install checkov (or set CHECKOV=/path/to/checkov)"
         )
-    return scan(checkov, [*(module_dir(cloud) for cloud in MODULES), EXAMPLE])
+    return scan(checkov, [module_dir(cloud) for cloud in MODULES])
