@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from federation.routing.live import LiveRouting
-from federation.scheduler import ClientPoint
+from federation.scheduler import ClientPoint, Resolution
 from geo import ClientLocation, GeoIPDatabase, InvalidAddressError, Locator, UnknownRegionError
 
 
@@ -30,11 +31,13 @@ class Resolver:
         default_location: str,
         database: GeoIPDatabase | None = None,
         rng: random.Random | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._routing = routing
         self._database = database
         self._locator = Locator(routing.catalog, database, default_location)
         self._rng = rng or random.Random()
+        self._clock = clock
 
     @property
     def routing(self) -> LiveRouting:
@@ -61,6 +64,27 @@ class Resolver:
         except InvalidAddressError as exc:
             raise ResolveInputError("client_ip", str(exc), "fix client_ip") from exc
 
+    def _health_reasons(self, resolution: Resolution) -> list[str]:
+        """Why each endpoint that takes no traffic is out, from its stored health."""
+        now = self._clock()
+        lines = []
+        for level in resolution.levels:
+            for cluster in level.clusters:
+                for endpoint in cluster.endpoints:
+                    if endpoint.available:
+                        continue
+                    record = self._routing.health(endpoint.key)
+                    where = f"{endpoint.address}:{endpoint.port} in {cluster.name}"
+                    if record is not None and record.ejected(now):
+                        left = record.ejected_until - now if record.ejected_until else 0.0
+                        why = f"{record.ejection_detail}; back in {left:.1f}s"
+                        lines.append(f"{where} is ejected by outlier detection: {why}")
+                    elif record is not None and record.healthy is False:
+                        lines.append(f"{where} fails active checks: {record.check_detail}")
+                    else:
+                        lines.append(f"{where} is reported unhealthy by its source")
+        return lines
+
     async def resolve(
         self,
         service: str,
@@ -75,6 +99,7 @@ class Resolver:
         client = ClientPoint(where.region_key, where.continent, where.lat, where.lon)
         resolution = self._routing.scheduler.resolve(service, client, headers)
         body = resolution.to_dict(self._rng)
+        lines = [where.description, *body["explain"], *self._health_reasons(resolution)]
         return {
             "service": body["service"],
             "version": body["version"],
@@ -86,5 +111,5 @@ class Resolver:
             },
             "levels": body["levels"],
             "pick": body["pick"],
-            "explain": [where.description, *body["explain"]] if explain else [],
+            "explain": lines if explain else [],
         }

@@ -105,6 +105,10 @@ async def test_stopping_level_0_moves_load_to_level_1_and_back(tmp_path: Path) -
             "port": ports["gcp-euw1"],
         }
         assert any("0/1 healthy" in line for line in body["explain"])
+        assert any(
+            "in aws-euw2 fails active checks: " in line and "consecutive failed check(s)" in line
+            for line in body["explain"]
+        )
         key = f"aws-euw2/service/payments.prod/127.0.0.2:{ports['aws-euw2']}"
         record = await api.running.context.store.get(f"health/{key}")
         assert record is not None

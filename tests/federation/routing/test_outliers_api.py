@@ -76,6 +76,12 @@ async def test_consecutive_5xx_eject_up_to_the_cap_and_hosts_return_after_the_ej
             return found if found["127.0.0.2"] == "ejected" else None
 
         await eventually(seen_ejected, 1, "resolve shows the ejection")
+        explained = await resolve(api, QUERY + "&explain=true")
+        assert any(
+            line.startswith("127.0.0.2:9443 in aws-euw2 is ejected by outlier detection: ")
+            and "after 3 consecutive 5xx" in line
+            for line in explained["explain"]
+        )
         _, second, _ = await report(api, "127.0.0.3:9443", "connect-failure", count=2)
         assert [e["endpoint"] for e in second["ejected"]] == ["127.0.0.3:9443"]
         _, third, _ = await report(api, "127.0.0.4:9443", "5xx", count=3)
