@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import pytest
 
@@ -204,13 +204,13 @@ class ForgetfulStore(MemoryStore):
         super().__init__()
         self.expired_once = False
 
-    def watch(self, prefix: str, *, since_revision: int = 0) -> AsyncIterator[ChangeEvent]:  # type: ignore[override]
+    def watch(self, prefix: str, *, since_revision: int = 0) -> AsyncGenerator[ChangeEvent, None]:
         if prefix == ENDPOINTS_PREFIX and not self.expired_once:
             self.expired_once = True
             return self._expired()
         return super().watch(prefix, since_revision=since_revision)
 
-    async def _expired(self) -> AsyncIterator[ChangeEvent]:
+    async def _expired(self) -> AsyncGenerator[ChangeEvent, None]:
         raise WatchExpiredError("revision no longer kept")
         yield  # an async generator, like the real watch
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from federation.api.resolve import Resolution
 from federation.model import Role
@@ -31,8 +32,8 @@ services:
 """
 
 
-async def discovered(api: Api) -> dict[str, object]:
-    async def three_endpoints() -> dict[str, object] | None:
+async def discovered(api: Api) -> dict[str, Any]:
+    async def three_endpoints() -> dict[str, Any] | None:
         body = await resolve(api, "service=payments.prod&client_region=aws:eu-west-2")
         levels = body["levels"]
         return body if sum(level["total"] for level in levels) == 3 else None
@@ -112,9 +113,10 @@ async def test_bad_queries_are_problems_that_say_what_to_change() -> None:
             details[query] = str(body["detail"])
             assert got == status, (query, body)
             assert response.headers["Content-Type"].startswith("application/problem+json")
+            errors: Any = body["errors"]
             if path is not None:
-                assert body["errors"][0]["path"] == path, query
-                assert body["errors"][0]["hint"], query
+                assert errors[0]["path"] == path, query
+                assert errors[0]["hint"], query
     assert "did you mean 'eu-west-2'" in details["service=payments.prod&client_region=aws:eu-wst-2"]
 
 
@@ -135,7 +137,7 @@ async def test_a_service_written_on_the_api_is_resolvable_within_a_second() -> N
         )
         assert status in (200, 201), body
 
-        async def routable() -> dict[str, object] | None:
+        async def routable() -> dict[str, Any] | None:
             got, answer, _ = await api.call(
                 "GET", "/v1/resolve?service=orders.prod&client_region=aws:eu-west-2", Role.VIEWER
             )
@@ -152,7 +154,8 @@ async def test_resolve_is_in_openapi_and_counted_in_metrics() -> None:
         await api.call(
             "GET", "/v1/resolve?service=nope.prod&client_region=aws:eu-west-2", Role.VIEWER
         )
-        _, spec, _ = await api.call("GET", "/openapi.json", None)
+        _, document, _ = await api.call("GET", "/openapi.json", None)
+        spec: Any = document
         async with api.session.get(api.url("/metrics")) as response:
             metrics = await response.text()
     operation = spec["paths"]["/v1/resolve"]["get"]
