@@ -8,6 +8,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from tests.support.test_ca import make_test_ca
 from tests.trust.conftest import issue_workload
@@ -146,3 +147,36 @@ def test_failed_fetches_back_off_from_the_minimum_up_to_the_hint(
     bundle = TrustBundle(PARTNER, partner_ca.roots, refresh_hint=10)
     delays = [retry_delay(bundle, n, BOUNDS).total_seconds() for n in range(1, 7)]
     assert delays == [1, 2, 4, 8, 10, 10]
+
+
+async def test_a_chunked_bundle_response_is_read_whole(
+    tmp_path: Path, partner_ca: CertificateAuthority
+) -> None:
+    web_ca = make_test_ca(tmp_path)
+    bundle = TrustBundle(PARTNER, partner_ca.roots, sequence=3)
+    body = bundle.to_json()
+
+    async def chunked(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for start in range(0, len(body), 100):
+            await response.write(body[start : start + 100])
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/bundle", chunked)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=web_ca.server_context())
+        await site.start()
+        url = f"https://127.0.0.1:{runner.addresses[0][1]}/bundle"
+        source = BundleSource(PARTNER, url, "https_web", None, web_ca.ca_file)
+        fetched = await fetch_bundle(
+            source, None, client_ssl_context(source, None), datetime.now(UTC)
+        )
+    finally:
+        await runner.cleanup()
+    assert fetched == bundle
