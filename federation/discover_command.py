@@ -35,7 +35,7 @@ async def discover(config: MeshfedConfig, only: str | None, output: str, console
         scheduled_providers(config.providers, config.clusters, only), registry, Metrics()
     )
     chosen = [n for n in names if only in (None, n)]
-    statuses = await _run_with_progress(loop, chosen, console)
+    statuses = await run_with_progress(loop, chosen, console)
     await store.close()
     endpoints = registry.endpoints()
     if output == "json":
@@ -54,7 +54,7 @@ async def discover(config: MeshfedConfig, only: str | None, output: str, console
     return 1 if failed else 0
 
 
-async def _run_with_progress(
+async def run_with_progress(
     loop: DiscoveryLoop, names: Sequence[str], console: Console
 ) -> list[ProviderStatus]:
     # Progress only on a terminal: piped output stays clean JSON or a table.

@@ -17,7 +17,7 @@ import aiohttp
 from rich.console import Console
 from rich.table import Table
 
-from federation.discover_command import _run_with_progress
+from federation.discover_command import run_with_progress
 from federation.discovery import DiscoveryLoop
 from federation.metrics import Metrics
 from federation.model import MeshfedConfig
@@ -56,7 +56,7 @@ async def resolve_local(
             Registry(store, names),
             Metrics(),
         )
-        for status in await _run_with_progress(loop, names, console):
+        for status in await run_with_progress(loop, names, console):
             if status.last_error is not None:
                 print(
                     f"provider {status.name}: {status.last_error_kind}: {status.last_error} "
