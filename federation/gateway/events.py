@@ -35,6 +35,9 @@ class EventKind(StrEnum):
     # Traffic governance refused the connection before any upstream was tried.
     CIRCUIT_OPEN = "circuit_open"
     RATE_LIMITED = "rate_limited"
+    # mtls mode: the caller's SVID did not verify, or policy does not let it call the service.
+    PEER_REJECTED = "peer_rejected"
+    DENIED = "denied"
     INTERNAL_ERROR = "internal_error"
 
 

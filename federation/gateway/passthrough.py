@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
+import ssl
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from federation.gateway.alerts import AlertDescription, fatal_alert
 from federation.gateway.clienthello import (
@@ -95,6 +98,43 @@ class _HelloProtocol(asyncio.Protocol):
             self.hello.set_exception(outcome)
 
 
+class Terminator(Protocol):
+    """What mtls mode adds: TLS ends at the gateway, callers are checked, next hops are mTLS."""
+
+    @property
+    def server_context(self) -> ssl.SSLContext: ...
+
+    def server_name(self, transport: asyncio.Transport) -> str | None:
+        """The SNI the client sent in the handshake that just completed."""
+        ...
+
+    def authorize(self, transport: asyncio.Transport, service: str) -> str:
+        """The caller's verified SPIFFE ID when policy lets it call ``service``; else Rejected."""
+        ...
+
+    async def dial(self, upstream: Upstream, server_name: str) -> asyncio.Transport:
+        """An authenticated mTLS connection to the next hop, or OSError."""
+        ...
+
+
+class _TerminatedProtocol(_HelloProtocol):
+    """mtls mode: asyncio ran the handshake before ``connection_made``, so the SNI is known."""
+
+    def __init__(self, accept: Callable[[_HelloProtocol], None], terminator: Terminator) -> None:
+        super().__init__(accept, DEFAULT_MAX_HELLO_BYTES)
+        self._terminator = terminator
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        assert self.transport is not None
+        name = self._terminator.server_name(self.transport)
+        if name is None:
+            self._settle(Rejected(EventKind.NO_SNI, "the client sent no server name (SNI)"))
+        else:
+            # Nothing to replay: the client's bytes after the handshake are its own requests.
+            self._settle(ClientHello(name, (), b""))
+
+
 @dataclass(slots=True)
 class _Connection:
     """What one connection's task has learnt so far (so mutable); every event is built from it."""
@@ -109,6 +149,7 @@ class _Connection:
     upstream_transport: asyncio.Transport | None = None
     relay: Relay | None = None
     connect_seconds: float | None = None
+    peer_id: str | None = None
 
     def event(
         self, kind: EventKind, detail: str = "", *, upstream: Upstream | None = None
@@ -126,6 +167,7 @@ class _Connection:
             duration=asyncio.get_running_loop().time() - self.started,
             detail=detail,
             connect_seconds=self.connect_seconds,
+            peer_id=self.peer_id,
         )
 
     def abort(self) -> None:
@@ -150,11 +192,13 @@ class PassthroughGateway:
         high_water: int = DEFAULT_HIGH_WATER,
         on_event: EventHook | None = None,
         governance: Governance | None = None,
+        terminator: Terminator | None = None,
     ) -> None:
         """Without ``governance`` every candidate is tried once, ``connect_timeout`` each."""
         self._routes = routes
         self._hello_timeout = hello_timeout
         self._governance = governance or Governance(lambda _: TrafficPolicy(connect_timeout))
+        self._terminator = terminator
         self._max_hello_bytes = max_hello_bytes
         self._high_water = high_water
         self._on_event = on_event
@@ -174,9 +218,19 @@ class PassthroughGateway:
     async def start(self, host: str, port: int) -> tuple[str, int]:
         """Listen on host:port (0 picks a free port) and answer the bound address."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: _HelloProtocol(self._accept, self._max_hello_bytes), host, port
-        )
+        terminator = self._terminator
+        if terminator is None:
+            self._server = await loop.create_server(
+                lambda: _HelloProtocol(self._accept, self._max_hello_bytes), host, port
+            )
+        else:
+            self._server = await loop.create_server(
+                lambda: _TerminatedProtocol(self._accept, terminator),
+                host,
+                port,
+                ssl=terminator.server_context,
+                ssl_handshake_timeout=self._hello_timeout,
+            )
         bound = self._server.sockets[0].getsockname()
         return str(bound[0]), int(bound[1])
 
@@ -216,7 +270,8 @@ class PassthroughGateway:
             self._emit(connection.event(_END_KINDS[totals.end], _describe(totals)))
         except Rejected as rejection:
             alert = _ALERTS.get(rejection.kind)
-            if alert is not None and not client.is_closing():
+            # Past a terminated handshake an alert would travel as application data.
+            if alert is not None and self._terminator is None and not client.is_closing():
                 client.write(fatal_alert(alert))
             client.close()
             self._emit(connection.event(rejection.kind, rejection.detail))
@@ -248,6 +303,10 @@ class PassthroughGateway:
             raise Rejected(
                 EventKind.NO_UPSTREAM, f"the route table has no upstream for {route.service!r}"
             )
+        if self._terminator is not None:
+            client = connection.client.transport
+            assert client is not None
+            connection.peer_id = self._terminator.authorize(client, route.service)
         connected = await self._connect(connection, route.service, candidates)
         try:
             return await self._relay(connection, connected, hello, route.service)
@@ -289,7 +348,11 @@ class PassthroughGateway:
         def progress(kind: EventKind, upstream: Upstream, detail: str) -> None:
             self._emit(connection.event(kind, detail, upstream=upstream))
 
-        connected = await self._governance.connect(service, candidates, _dial, progress)
+        dial = _dial
+        if self._terminator is not None and connection.sni is not None:
+            # The next hop routes on the same name: a remote gateway by SNI, a workload's cert.
+            dial = functools.partial(self._terminator.dial, server_name=connection.sni)
+        connected = await self._governance.connect(service, candidates, dial, progress)
         # Kept on the connection so a cancelled relay start still aborts it.
         connection.upstream_transport = connected.transport
         return connected
