@@ -205,8 +205,13 @@ def test_boot_script_installs_the_pinned_release_and_serves_the_rendered_config(
     script = (module_dir(cloud) / "templates" / script_name[1]).read_text(encoding="utf-8")
     assert '/opt/meshfed/bin/pip install --no-cache-dir "meshfed==${meshfed_version}"' in script
     assert "${meshfed_config}\nMESHFED_CONFIG" in script
-    assert "ExecStart=/opt/meshfed/bin/meshfed serve --config /run/meshfed/meshfed.yaml" in script
-    assert "EnvironmentFile=/run/meshfed/env" in script
+    assert "ExecStartPre=+/usr/local/libexec/meshfed-secrets" in script
+    assert (
+        "ExecStart=/usr/local/libexec/meshfed-run serve --config /run/meshfed/meshfed.yaml"
+        in script
+    )
+    assert "/opt/meshfed/bin/meshfed trust init --config /run/meshfed/meshfed.yaml" in script
+    assert 'exec /opt/meshfed/bin/meshfed "$@"' in script
     assert 'env.write("MESHFED_KEK=" + secret(' in script
 
 
