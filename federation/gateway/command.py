@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
+from federation.api.policy_check import policies_in_force
 from federation.config import load_config
 from federation.durations import DurationError, parse_duration
 from federation.gateway.access_log import AccessLog
@@ -24,6 +25,7 @@ from federation.gateway.events import ConnectionEvent
 from federation.gateway.governance import Governance, TrafficPolicy
 from federation.gateway.live_routes import LiveRouteTable
 from federation.gateway.metrics import GatewayMetrics, metrics_app
+from federation.gateway.mtls import MtlsTerminator, SvidFilesError, load_terminator
 from federation.gateway.outlier_reporter import OutlierReporter
 from federation.gateway.passthrough import EventHook, PassthroughGateway
 from federation.gateway.ratelimit import RateLimit, RateLimiter, RateLimitError, parse_rate
@@ -63,6 +65,7 @@ class GatewayOptions:
     drain_timeout: float = 10.0
     hello_timeout: float = 10.0
     access_log: str = "-"
+    terminator: MtlsTerminator | None = None  # mtls mode
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,39 @@ def options_from_args(args: argparse.Namespace, config: MeshfedConfig) -> Gatewa
         drain_timeout=seconds("--drain-timeout", args.drain_timeout),
         hello_timeout=seconds("--hello-timeout", args.hello_timeout),
         access_log=args.access_log,
+        terminator=terminator_from_args(args, config),
+    )
+
+
+def terminator_from_args(args: argparse.Namespace, config: MeshfedConfig) -> MtlsTerminator | None:
+    mtls_flags = (args.svid_cert, args.svid_key, args.bundle)
+    if args.mode == "passthrough":
+        if any(mtls_flags) or args.federated_bundle:
+            raise GatewayOptionsError(
+                "--svid-cert, --svid-key and the bundle flags need --mode mtls; add it or drop them"
+            )
+        return None
+    if not all(mtls_flags):
+        raise GatewayOptionsError(
+            "--mode mtls needs --svid-cert, --svid-key and --bundle (the PEM roots of "
+            f"{config.federation.trust_domain}); add the missing ones"
+        )
+    bundles = {config.federation.trust_domain: args.bundle}
+    for entry in args.federated_bundle:
+        trust_domain, sep, path = entry.partition("=")
+        if not sep or not trust_domain or not path:
+            raise GatewayOptionsError(
+                f"--federated-bundle {entry!r} is not TRUST_DOMAIN=FILE: write it like "
+                "partner.example=/etc/meshfed/partner.pem"
+            )
+        bundles[trust_domain] = path
+    return load_terminator(
+        args.svid_cert,
+        args.svid_key,
+        bundles,
+        policies_in_force(config),
+        config.authorization.default_action,
+        seconds("--hello-timeout", args.hello_timeout),
     )
 
 
@@ -194,6 +230,7 @@ async def running_gateway(options: GatewayOptions) -> AsyncIterator[RunningGatew
             hello_timeout=options.hello_timeout,
             on_event=fan_out(*hooks),
             governance=governance,
+            terminator=options.terminator,
         )
         address = await gateway.start(*options.listen)
         stack.push_async_callback(gateway.stop, options.drain_timeout)
@@ -215,6 +252,7 @@ async def running_gateway(options: GatewayOptions) -> AsyncIterator[RunningGatew
                 else None,
                 "cluster": options.cluster,
                 "routes": "control plane" if options.server else "static",
+                "mode": "passthrough" if options.terminator is None else "mtls",
             },
         )
         yield RunningGateway(address, metrics_address, gateway, routes, metrics)
@@ -251,10 +289,6 @@ def main(args: argparse.Namespace) -> int:
     configure_logging(args.log_level)
     try:
         config = load_config(args.config)
-        if args.mode != "passthrough":
-            raise GatewayOptionsError(
-                f"--mode {args.mode} is not available in this version; use --mode passthrough"
-            )
         known = [cluster.name for cluster in config.clusters]
         if args.cluster not in known:
             raise UnknownClusterError(args.cluster, known)
@@ -265,7 +299,7 @@ def main(args: argparse.Namespace) -> int:
             if problem.hint:
                 print(f"    hint: {problem.hint}")
         return 1
-    except (GatewayOptionsError, RateLimitError, UnknownClusterError) as error:
+    except (GatewayOptionsError, RateLimitError, UnknownClusterError, SvidFilesError) as error:
         print(f"meshfed gateway: {error}", file=sys.stderr)
         return 2
     run(options)

@@ -12,15 +12,20 @@ import asyncio
 import logging
 import ssl
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from federation.gateway.events import EventKind, Rejected
 from federation.gateway.relay import HeldProtocol
 from federation.gateway.routes import Upstream
-from trust.bundle import BundleSet
+from trust.bundle import BundleSet, TrustBundle
 from trust.policy import Action, Policy, evaluate
-from trust.tls import verify_peer
+from trust.tls import client_context, server_context, verify_peer
 from trust.verify import SvidVerificationError
 
 audit = logging.getLogger("meshfed.gateway.audit")
@@ -115,3 +120,56 @@ class MtlsTerminator:
                 f"gateway trusts: {error}"
             ) from None
         return transport
+
+
+class SvidFilesError(ValueError):
+    """The gateway's SVID, key or a bundle file cannot be used."""
+
+
+def load_terminator(
+    cert_file: str,
+    key_file: str,
+    bundle_files: Mapping[str, str],
+    policies: Sequence[Policy],
+    default_action: Action,
+    handshake_timeout: float,
+) -> MtlsTerminator:
+    """Build mtls mode from PEM files: the SVID chain (leaf first), its key, and the roots of
+    each trust domain (``bundle_files``: trust domain -> file). Run once, before serving."""
+    chain_pem = _read(cert_file, "--svid-cert").decode("ascii", errors="replace")
+    try:
+        key = serialization.load_pem_private_key(_read(key_file, "--svid-key"), password=None)
+    except ValueError as error:
+        raise SvidFilesError(
+            f"--svid-key {key_file}: not an unencrypted PEM key: {error}"
+        ) from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise SvidFilesError(f"--svid-key {key_file}: use an EC or RSA key, as SVIDs do")
+    bundles = []
+    for trust_domain, path in sorted(bundle_files.items()):
+        try:
+            roots = x509.load_pem_x509_certificates(_read(path, "bundle"))
+            bundles.append(TrustBundle(trust_domain, tuple(roots)))
+        except ValueError as error:
+            raise SvidFilesError(
+                f"bundle {path} for {trust_domain}: not PEM certificates: {error}"
+            ) from None
+    bundle_set = BundleSet(tuple(bundles))
+    try:
+        server = server_context(chain_pem, key, bundle_set)
+        client = client_context(chain_pem, key, bundle_set)
+    except (ssl.SSLError, SvidVerificationError) as error:
+        raise SvidFilesError(
+            f"--svid-cert {cert_file} and --svid-key {key_file} do not make a TLS identity: "
+            f"{error}; check that the key belongs to the certificate"
+        ) from None
+    return MtlsTerminator(
+        server, client, bundle_set, policies, default_action, handshake_timeout=handshake_timeout
+    )
+
+
+def _read(path: str, flag: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise SvidFilesError(f"{flag} {path}: cannot read it ({error.strerror})") from None

@@ -28,7 +28,36 @@ services:
         (["--burst", "5"], "--burst needs --rate-limit"),
         (["--rate-limit", "10/s", "--queue-timeout", "100"], "--queue-timeout"),
         (["--drain-timeout", "soon"], "--drain-timeout"),
-        (["--mode", "mtls"], "--mode mtls is not available"),
+        (["--mode", "mtls"], "--mode mtls needs --svid-cert, --svid-key and --bundle"),
+        (["--svid-cert", "gw.pem"], "need --mode mtls"),
+        (
+            [
+                "--mode",
+                "mtls",
+                "--svid-cert",
+                "/nonexistent/gw.pem",
+                "--svid-key",
+                "k",
+                "--bundle",
+                "b",
+            ],
+            "--svid-cert /nonexistent/gw.pem: cannot read it",
+        ),
+        (
+            [
+                "--mode",
+                "mtls",
+                "--svid-cert",
+                "c",
+                "--svid-key",
+                "k",
+                "--bundle",
+                "b",
+                "--federated-bundle",
+                "partner.example",
+            ],
+            "is not TRUST_DOMAIN=FILE",
+        ),
     ],
 )
 def test_unusable_flags_exit_2_with_the_fix(

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
+from federation.cli import build_parser
+from federation.config import parse_config
+from federation.gateway.command import RunningGateway as Running
+from federation.gateway.command import options_from_args, running_gateway
 from federation.gateway.events import EventKind
 from federation.gateway.mtls import MtlsTerminator
 from federation.gateway.routes import StaticRouteTable, Upstream
@@ -90,7 +97,7 @@ async def gateway(pki: Pki, payments: Upstream, start_gateway: GatewayFactory) -
     return await start_gateway(table, terminator=terminator)
 
 
-async def call(gw: RunningGateway, caller: Workload, bundles: BundleSet) -> bytes:
+async def call(gw: RunningGateway | Running, caller: Workload, bundles: BundleSet) -> bytes:
     context = client_context(caller.svid.chain_pem, caller.private_key, bundles)
     async with asyncio.timeout(DEADLINE):
         reader, writer = await asyncio.open_connection(
@@ -169,3 +176,60 @@ async def test_a_next_hop_outside_the_trust_bundles_is_a_failed_connect(
     finally:
         server.close()
         await server.wait_closed()
+
+
+def write_identity(directory: Path, workload: Workload, pki: Pki) -> list[str]:
+    files = {
+        "gateway.pem": workload.svid.chain_pem.encode(),
+        "gateway.key": workload.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+        "acme.pem": bundle_of(pki.acme).roots_pem().encode(),
+        "partner.pem": bundle_of(pki.partner).roots_pem().encode(),
+    }
+    for name, data in files.items():
+        (directory / name).write_bytes(data)
+    return [
+        *("--mode", "mtls", "--svid-cert", str(directory / "gateway.pem")),
+        *("--svid-key", str(directory / "gateway.key"), "--bundle", str(directory / "acme.pem")),
+        *("--federated-bundle", f"partner.example={directory / 'partner.pem'}"),
+    ]
+
+
+async def test_the_command_serves_mtls_from_files_and_logs_the_callers_identity(
+    pki: Pki, payments: Upstream, tmp_path: Path
+) -> None:
+    config = parse_config(
+        f"""
+federation: {{name: acme, trust_domain: acme.mesh}}
+store: memory://
+clusters: [{{name: aws-use1, cloud: aws, region: us-east-1}}]
+providers:
+  - name: local
+    kind: static
+    endpoints: [{{cluster: aws-use1, service: payments.prod, address: 127.0.0.1,
+                 port: {payments.port}}}]
+services: [{{name: payments.prod, port: 8080}}]
+policies:
+  - {{name: billing-to-payments, action: allow, to: payments.prod, from: ["{BILLING}"]}}
+"""
+    )
+    access_log = tmp_path / "access.log"
+    args = build_parser().parse_args(
+        [
+            *("gateway", "--config", "unused.yaml", "--cluster", "aws-use1"),
+            *("--listen", "127.0.0.1:0", "--access-log", str(access_log)),
+            *write_identity(tmp_path, pki.workload(GATEWAY), pki),
+        ]
+    )
+    async with running_gateway(options_from_args(args, config)) as running:
+        answer = await call(running, pki.workload(BILLING), pki.federated)
+        assert answer == f"payments saw {GATEWAY}: charge\n".encode()
+        assert await call(running, pki.workload(INTRUDER), pki.federated) == b""
+    entries = [json.loads(line) for line in access_log.read_text().splitlines()]
+    assert sorted((e["outcome"], e["peer_id"]) for e in entries) == [
+        ("denied", None),
+        ("relayed", BILLING),
+    ]
