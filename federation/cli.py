@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from federation import __version__
 from federation.config import dump_json_schema, load_config
@@ -35,7 +34,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             _print_problems(name, exc.problems)
             failed = True
             continue
-        warnings = missing_files(config, Path(name).resolve().parent)
+        warnings = missing_files(config)
         _print_problems(name, warnings, "warning")
         print(f"{name}: ok" + (f" ({len(warnings)} warning(s))" if warnings else ""))
     return 1 if failed else 0

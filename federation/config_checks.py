@@ -234,8 +234,9 @@ def _trust_references(data: dict[str, Any]) -> Iterator[Problem]:
                     )
 
 
-def missing_files(config: Any, base_dir: Path) -> list[Problem]:
+def missing_files(config: Any) -> list[Problem]:
     """Files the config names that do not exist: warnings for validate, errors for serve.
+    Relative paths are taken from the working directory, as the service opens them.
     The KEK file is exempt: ``meshfed trust init`` creates it."""
     candidates: list[tuple[str, str | None]] = [("geoip.city_db", config.geoip.city_db)]
     endpoint = config.trust.bundle_endpoint
@@ -251,7 +252,7 @@ def missing_files(config: Any, base_dir: Path) -> list[Problem]:
         ]
     problems = []
     for path, name in candidates:
-        if name and not (base_dir / name).expanduser().exists():
+        if name and not Path(name).expanduser().exists():
             problems.append(
                 Problem(path, f"file {name!r} does not exist", "create it or fix the path")
             )

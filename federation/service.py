@@ -51,7 +51,7 @@ class Running:
 def load_for_serving(path: str | Path) -> MeshfedConfig:
     """Load the config; files it names must exist (``validate`` only warns about them)."""
     config = load_config(path)
-    problems = missing_files(config, Path(path).resolve().parent)
+    problems = missing_files(config)
     if problems:
         raise InvalidInputError(problems, str(path))
     return config
