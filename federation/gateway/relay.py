@@ -64,8 +64,9 @@ class _Leg(asyncio.Protocol):
             return True
         self.eof = True
         self._relay._leg_finished_sending(self)
-        # Keep the socket open: the peer may still have bytes for this side.
-        return True
+        # Keep the socket open: the peer may still have bytes for this side. A TLS transport
+        # (mtls mode) cannot stay half-open; asyncio closes it whatever we answer.
+        return self.transport.can_write_eof()
 
     def pause_writing(self) -> None:
         self.peer.transport.pause_reading()
