@@ -12,8 +12,9 @@ from tests.deploy.layout import MODULES, module_dir
 def checkov_reports() -> dict[Path, CheckovReport]:
     checkov = find_checkov()
     if checkov is None:
-        pytest.skip(
-            "checkov is not installed: python3 -m venv .venv-checkov && "
+        # `make test` installs it; a silent skip would let the modules drift unchecked.
+        pytest.fail(
+            "checkov is not installed: run `make test`, or python3 -m venv .venv-checkov && "
             ".venv-checkov/bin/pip install checkov (or set CHECKOV=/path/to/checkov)"
         )
     return scan(checkov, [module_dir(cloud) for cloud in MODULES])

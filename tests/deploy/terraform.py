@@ -11,10 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-pytest.importorskip("hcl2", reason="the deploy checks need python-hcl2: pip install python-hcl2")
-
 import hcl2
 from hcl2.utils import SerializationOptions
 
