@@ -215,9 +215,14 @@ async def running_gateway(options: GatewayOptions) -> AsyncIterator[RunningGatew
             def apply(config: GatewayConfig) -> None:
                 routes.replace(config)
                 metrics.route_version.labels("control_plane").inc()
+                upstreams = sum(len(route.upstreams) for route in config.services)
                 log.info(
                     "routes applied",
-                    extra={"version": config.version, "services": len(config.services)},
+                    extra={
+                        "version": config.version,
+                        "services": len(config.services),
+                        "upstreams": upstreams,
+                    },
                 )
 
             tasks = [

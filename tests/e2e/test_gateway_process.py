@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import ssl
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from federation.tokens import token_hash
+from tests.e2e.serve_process import ServeProcess, free_port
 from tests.federation.gateway.pki import Identity, issue_identity
 
 SNI = "outbound_.8080_._.payments.prod.svc.cluster.local"
 DEADLINE = 15.0
+GATEWAY_TOKEN = "e2e-gateway-token"
+REPORTS = "meshfed_gateway_outlier_reports_total"
 
 
 @dataclass
@@ -53,6 +60,7 @@ class GatewayProcess:
     address: tuple[str, int]
     metrics_url: str
     access_log: Path
+    log: list[dict[str, Any]]
 
 
 def _config(directory: Path, backend_port: int) -> Path:
@@ -75,36 +83,48 @@ services:
     return path
 
 
-async def _listening(process: asyncio.subprocess.Process) -> dict[str, str]:
-    assert process.stderr is not None
-    async with asyncio.timeout(DEADLINE):
-        while line := await process.stderr.readline():
-            entry = json.loads(line) if line.startswith(b"{") else {}
-            if entry.get("message") == "gateway listening":
-                return entry
-    raise AssertionError(f"the gateway exited before listening (code {await process.wait()})")
+async def _read_log(stream: asyncio.StreamReader, into: list[dict[str, Any]]) -> None:
+    # Read to the end, so a chatty gateway never blocks on a full stderr pipe.
+    while line := await stream.readline():
+        if line.startswith(b"{"):
+            into.append(json.loads(line))
 
 
-@pytest.fixture
-async def gateway(tmp_path: Path, backend: EchoBackend) -> AsyncIterator[GatewayProcess]:
-    access_log = tmp_path / "access.log"
+@asynccontextmanager
+async def gateway_process(
+    config: Path, access_log: Path, *flags: str, env: dict[str, str] | None = None
+) -> AsyncIterator[GatewayProcess]:
     process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "federation.cli", "gateway"),
-        *("--config", str(_config(tmp_path, backend.port)), "--cluster", "aws-use1"),
-        *("--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"),
-        *("--access-log", str(access_log), "--drain-timeout", "10s"),
+        *(sys.executable, "-m", "federation.cli", "gateway", "--config", str(config)),
+        *("--cluster", "aws-use1", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"),
+        *("--access-log", str(access_log), "--drain-timeout", "10s", *flags),
         stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
     )
+    assert process.stderr is not None
+    log: list[dict[str, Any]] = []
+    reader = asyncio.create_task(_read_log(process.stderr, log))
     try:
-        entry = await _listening(process)
-        host, _, port = entry["address"].rpartition(":")
-        yield GatewayProcess(
-            process, (host, int(port)), f"http://{entry['metrics']}/metrics", access_log
-        )
+        async with asyncio.timeout(DEADLINE):
+            while not (listening := [e for e in log if e["message"] == "gateway listening"]):
+                if reader.done():
+                    raise AssertionError(f"the gateway exited: {log}")
+                await asyncio.sleep(0.02)
+        host, _, port = listening[0]["address"].rpartition(":")
+        metrics = f"http://{listening[0]['metrics']}/metrics"
+        yield GatewayProcess(process, (host, int(port)), metrics, access_log, log)
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
+        await reader
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path, backend: EchoBackend) -> AsyncIterator[GatewayProcess]:
+    config = _config(tmp_path, backend.port)
+    async with gateway_process(config, tmp_path / "access.log") as running:
+        yield running
 
 
 async def _open(
@@ -137,10 +157,11 @@ async def _metric(url: str, name: str, **labels: str) -> float | None:
 
 
 async def _until_metric(url: str, value: float, name: str, **labels: str) -> None:
-    async with asyncio.timeout(DEADLINE):
-        while (seen := await _metric(url, name, **labels)) != value:  # noqa: ASYNC110
-            # The count lands when the relay ends, a moment after the client's close.
-            await asyncio.sleep(0.05, seen)
+    # The count lands when the relay ends, a moment after the client's close.
+    async def reached() -> bool:
+        return await _metric(url, name, **labels) == value
+
+    await _eventually(reached)
 
 
 async def test_gateway_process_relays_by_sni_counts_logs_and_drains_on_sigterm(
@@ -198,3 +219,71 @@ async def test_gateway_process_relays_by_sni_counts_logs_and_drains_on_sigterm(
     assert drained["duration_s"] > 0 and drained["connect_s"] >= 0
     assert "peer_id" in drained and drained["peer_id"] is None
     assert first["connection_id"] < drained["connection_id"]
+
+
+def _serve_config(directory: Path, api_port: int, backend_port: int, refusing_port: int) -> Path:
+    path = directory / "serve.yaml"
+    path.write_text(
+        f"""
+federation: {{name: e2e, trust_domain: e2e.mesh}}
+store: memory://
+api:
+  listen: 127.0.0.1:{api_port}
+  tokens: [{{name: gateway, role: operator, sha256: "{token_hash(GATEWAY_TOKEN)}"}}]
+clusters:
+  - {{name: aws-use1, cloud: aws, region: us-east-1}}
+providers:
+  - name: local
+    kind: static
+    refresh_interval: 1s
+    endpoints:
+      - {{cluster: aws-use1, service: payments.prod, address: 127.0.0.1, port: {refusing_port},
+         weight: 5}}
+      - {{cluster: aws-use1, service: payments.prod, address: 127.0.0.1, port: {backend_port}}}
+services:
+  - name: payments.prod
+    port: 8080
+    outlier_detection: {{consecutive_connect_failures: 3}}
+"""
+    )
+    return path
+
+
+async def _eventually(check: Callable[[], Awaitable[object]]) -> None:
+    async with asyncio.timeout(DEADLINE):
+        # Polls another process, which has no event to wait on.
+        while not await check():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+
+async def _routes_applied(log: list[dict[str, Any]], upstreams: int) -> bool:
+    return any(e["message"] == "routes applied" and e["upstreams"] >= upstreams for e in log)
+
+
+async def test_a_gateway_following_meshfed_serve_routes_discovered_endpoints_and_reports_failures(
+    tmp_path: Path, backend: EchoBackend
+) -> None:
+    api_port, refusing_port = free_port(), free_port()
+    config = _serve_config(tmp_path, api_port, backend.port, refusing_port)
+    server = await asyncio.to_thread(ServeProcess, config, api_port, tmp_path / "serve.log")
+    try:
+        async with gateway_process(
+            config,
+            tmp_path / "access.log",
+            *("--server", server.url),
+            env={"MESHFED_TOKEN": GATEWAY_TOKEN},
+        ) as gateway:
+            # Routes arrive by long-poll once discovery has written the static endpoints.
+            await _eventually(lambda: _routes_applied(gateway.log, upstreams=2))
+            reader, writer = await _open(gateway.address, backend.identity)
+            # The heavier endpoint refuses; the connect is retried on the backend.
+            assert await _exchange(reader, writer, b"via api\n") == b"echo: via api\n"
+            writer.close()
+            await writer.wait_closed()
+            await _eventually(lambda: _metric(gateway.metrics_url, REPORTS, result="sent"))
+            assert not await _metric(gateway.metrics_url, REPORTS, result="dropped")
+            gateway.process.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(DEADLINE):
+                assert await gateway.process.wait() == 0
+    finally:
+        assert await asyncio.to_thread(server.terminate) == 0
