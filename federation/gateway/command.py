@@ -182,72 +182,27 @@ async def initial_routes(options: GatewayOptions) -> GatewayConfig:
 async def running_gateway(options: GatewayOptions) -> AsyncIterator[RunningGateway]:
     """Listen, serve and follow route updates; on exit stop accepting and drain."""
     routes = LiveRouteTable(await initial_routes(options))
-
-    def policy_for(service: str) -> TrafficPolicy:
-        route = routes.route(service)
-        if route is None:
-            return TrafficPolicy(options.connect_timeout or _FALLBACK_CONNECT_TIMEOUT)
-        return TrafficPolicy.from_spec(route.traffic, options.connect_timeout)
-
-    governance = Governance(
-        policy_for,
-        rate_limiter=RateLimiter(options.rate_limit) if options.rate_limit else None,
-        budget=RetryBudget(),
-    )
     gateway: PassthroughGateway | None = None
     metrics = GatewayMetrics(lambda: gateway.relaying_by_service() if gateway else {})
-    if options.server is None:
-        metrics.route_version.labels("static").inc()
     async with AsyncExitStack() as stack:
         access_log = stack.enter_context(AccessLog(options.access_log))
         hooks: list[EventHook] = [metrics.observe, access_log.observe]
-        # Entered before the task group, so it closes only after the tasks using it are done.
-        session = await stack.enter_async_context(aiohttp.ClientSession())
-        background = await stack.enter_async_context(asyncio.TaskGroup())
-        if options.server is not None:
-            control_plane = ControlPlane(session, options.server, options.token or "")
-            reporter = OutlierReporter(
-                control_plane.report_outlier,
-                lambda result, count: metrics.outlier_reports.labels(result).inc(count),
-            )
-            hooks.append(reporter.observe)
-
-            def apply(config: GatewayConfig) -> None:
-                routes.replace(config)
-                metrics.route_version.labels("control_plane").inc()
-                upstreams = sum(len(route.upstreams) for route in config.services)
-                log.info(
-                    "routes applied",
-                    extra={
-                        "version": config.version,
-                        "services": len(config.services),
-                        "upstreams": upstreams,
-                    },
-                )
-
-            tasks = [
-                background.create_task(follow_routes(control_plane, options.cluster, apply)),
-                background.create_task(reporter.run()),
-            ]
-            stack.callback(lambda: [task.cancel() for task in tasks])
+        if options.server is None:
+            metrics.route_updates.labels("static").inc()
+        else:
+            hooks.append(await _follow_control_plane(stack, options, routes, metrics))
         gateway = PassthroughGateway(
             routes,
             hello_timeout=options.hello_timeout,
             on_event=fan_out(*hooks),
-            governance=governance,
+            governance=_governance(options, routes),
             terminator=options.terminator,
         )
         address = await gateway.start(*options.listen)
         stack.push_async_callback(gateway.stop, options.drain_timeout)
         metrics_address = None
         if options.metrics_listen is not None:
-            runner = web.AppRunner(metrics_app(metrics), access_log=None, handle_signals=False)
-            await runner.setup()
-            stack.push_async_callback(runner.cleanup)
-            site = web.TCPSite(runner, *options.metrics_listen)
-            await site.start()
-            bound = runner.addresses[0]
-            metrics_address = (str(bound[0]), int(bound[1]))
+            metrics_address = await _serve_metrics(stack, metrics, options.metrics_listen)
         log.info(
             "gateway listening",
             extra={
@@ -262,6 +217,60 @@ async def running_gateway(options: GatewayOptions) -> AsyncIterator[RunningGatew
         )
         yield RunningGateway(address, metrics_address, gateway, routes, metrics)
         log.info("draining", extra={"timeout_s": options.drain_timeout})
+
+
+def _governance(options: GatewayOptions, routes: LiveRouteTable) -> Governance:
+    def policy_for(service: str) -> TrafficPolicy:
+        route = routes.route(service)
+        if route is None:
+            return TrafficPolicy(options.connect_timeout or _FALLBACK_CONNECT_TIMEOUT)
+        return TrafficPolicy.from_spec(route.traffic, options.connect_timeout)
+
+    limiter = RateLimiter(options.rate_limit) if options.rate_limit else None
+    return Governance(policy_for, rate_limiter=limiter, budget=RetryBudget())
+
+
+async def _follow_control_plane(
+    stack: AsyncExitStack, options: GatewayOptions, routes: LiveRouteTable, metrics: GatewayMetrics
+) -> EventHook:
+    """Start following routes and sending outlier reports; answer the reporter's event hook."""
+    assert options.server is not None
+    # Entered before the task group, so it closes only after the tasks using it are done.
+    session = await stack.enter_async_context(aiohttp.ClientSession())
+    background = await stack.enter_async_context(asyncio.TaskGroup())
+    control_plane = ControlPlane(session, options.server, options.token or "")
+    reporter = OutlierReporter(
+        control_plane.report_outlier,
+        lambda result, count: metrics.outlier_reports.labels(result).inc(count),
+    )
+
+    def apply(config: GatewayConfig) -> None:
+        routes.replace(config)
+        metrics.route_updates.labels("control_plane").inc()
+        upstreams = sum(len(route.upstreams) for route in config.services)
+        log.info(
+            "routes applied",
+            extra={
+                "version": config.version,
+                "services": len(config.services),
+                "upstreams": upstreams,
+            },
+        )
+
+    for work in (follow_routes(control_plane, options.cluster, apply), reporter.run()):
+        stack.callback(background.create_task(work).cancel)
+    return reporter.observe
+
+
+async def _serve_metrics(
+    stack: AsyncExitStack, metrics: GatewayMetrics, listen: tuple[str, int]
+) -> tuple[str, int]:
+    runner = web.AppRunner(metrics_app(metrics), access_log=None, handle_signals=False)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    await web.TCPSite(runner, *listen).start()
+    bound = runner.addresses[0]
+    return str(bound[0]), int(bound[1])
 
 
 async def serve_until_signal(options: GatewayOptions) -> None:

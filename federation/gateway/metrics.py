@@ -83,7 +83,7 @@ class GatewayMetrics:
             ["result"],
             registry=r,
         )
-        self.route_version = Counter(
+        self.route_updates = Counter(
             "meshfed_gateway_route_updates",
             "Route tables applied, by source (static or control plane)",
             ["source"],
