@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.core.credentials import AccessToken
 
 from providers.azure import AzureProvider
 from providers.base import Endpoint, ProviderError, ProviderErrorKind, Role
 from providers.calls import RetryPolicy
-from tests.support.azure_fake import AzureFake
+from tests.support.azure_fake import AzureFake, StaticToken
 from tests.support.fake_http import Fault, serving
 from tests.support.test_ca import LocalCa, make_test_ca
 
@@ -28,16 +27,6 @@ SERVICE_TAGS = {
 }
 GATEWAY_TAGS = {"meshfed-cluster": "azure-weu", "meshfed-role": "gateway"}
 GROUP = f"/subscriptions/{SUB}/resourceGroups/rg-mesh/providers/Microsoft.Network"
-
-
-class StaticToken:
-    """A credential that needs no network: always the same bearer token."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken(self._token, int(time.time()) + 3600)
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,12 @@ balancers, public IPs) in ARM's JSON: ``value`` plus an absolute ``nextLink`` ca
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from azure.core.credentials import AccessToken
 
 from tests.support.fake_http import FakeCloudBase
 
@@ -22,6 +24,16 @@ ARM_CODES = {
     500: "InternalServerError",
     503: "ServiceUnavailable",
 }
+
+
+class StaticToken:
+    """A credential that needs no network: always the same bearer token."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(self._token, int(time.time()) + 3600)
 
 
 @dataclass
