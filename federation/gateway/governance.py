@@ -90,7 +90,7 @@ class Governance:
     ) -> None:
         self._policy_for = policy_for
         self._rate_limiter = rate_limiter
-        self.budget = budget or RetryBudget()
+        self._budget = budget or RetryBudget()
         self._rand = rand
         self._clock = clock
         self._breakers: dict[tuple[str, str], CircuitBreaker] = {}
@@ -142,7 +142,7 @@ class Governance:
                 raise
             return Attempt(_CONNECTED, Connected(upstream, transport, slot, loop.time() - started))
 
-        result = await run_with_retries(attempt, retry, self.budget, self._rand)
+        result = await run_with_retries(attempt, retry, self._budget, self._rand)
         if result.last.value is not None:
             return result.last.value
         raise Rejected(

@@ -19,10 +19,6 @@ class LiveRouteTable:
         self._routes, self._upstreams = _index(config)
 
     @property
-    def config(self) -> GatewayConfig:
-        return self._config
-
-    @property
     def version(self) -> int:
         return self._config.version
 
