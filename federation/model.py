@@ -306,6 +306,9 @@ class TrustSection(Strict):
     svid_ttl: Duration = Field(default="24h", validate_default=True)
     ca_ttl: Duration = Field(default="365d", validate_default=True)
     refresh_hint: Duration = Field(default="5m", validate_default=True)
+    rotate_after: Duration | None = Field(
+        None, description="rotate the CA at this age; two thirds into ca_ttl when unset"
+    )
     kek_file: str | None = None
     bundle_endpoint: BundleEndpointSpec | None = None
     federates_with: list[FederatedDomainSpec] = []

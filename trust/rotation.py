@@ -84,6 +84,23 @@ def initial_state(now: datetime) -> RotationState:
     return RotationState(Phase.STABLE, signing=1, changed_at=now)
 
 
+def scheduled_rotation_due(
+    state: RotationState,
+    signing_valid_from: datetime,
+    signing_valid_until: datetime,
+    now: datetime,
+    rotate_after: timedelta | None,
+) -> bool:
+    """Whether a scheduled rotation should start now: the signing CA is stable and older than
+    ``rotate_after`` or, when that is unset, two thirds into its lifetime. The last third leaves
+    room for the activation wait (3 refresh hints) and for every leaf the old CA signed to
+    expire before the old CA itself does."""
+    if state.phase is not Phase.STABLE:
+        return False
+    age_limit = rotate_after or (signing_valid_until - signing_valid_from) * 2 / 3
+    return now >= signing_valid_from + age_limit
+
+
 def prepare(state: RotationState, now: datetime) -> RotationState:
     """Publish generation ``signing + 1`` (the caller creates its CA and adds its root)."""
     if state.phase is not Phase.STABLE:

@@ -33,6 +33,7 @@ from trust.rotation import (
     record_issuance,
     retire,
     retirement_time,
+    scheduled_rotation_due,
 )
 from trust.svid import (
     CLOCK_SKEW_ALLOWANCE,
@@ -62,6 +63,7 @@ class TrustSettings:
     svid_ttl: timedelta
     ca_ttl: timedelta
     refresh_hint: timedelta
+    rotate_after: timedelta | None = None
 
     @classmethod
     def from_config(cls, config: MeshfedConfig) -> TrustSettings:
@@ -74,6 +76,7 @@ class TrustSettings:
             svid_ttl=config.trust.svid_ttl,
             ca_ttl=config.trust.ca_ttl,
             refresh_hint=config.trust.refresh_hint,
+            rotate_after=config.trust.rotate_after,
         )
 
     @property
@@ -206,6 +209,21 @@ class TrustAuthority:
         )
         return saved
 
+    async def rotate_if_scheduled(self, trust_domain: str) -> bool:
+        """Start a rotation when the signing CA has reached its scheduled age."""
+        state = await self.records.domain(trust_domain)
+        ca = await self.records.ca(trust_domain, state.rotation.signing)
+        due = scheduled_rotation_due(
+            state.rotation,
+            ca.intermediate_cert.not_valid_before_utc,
+            ca.intermediate_cert.not_valid_after_utc,
+            self._clock(),
+            self.settings.rotate_after,
+        )
+        if due:
+            await self.rotate(trust_domain, actor="schedule")
+        return due
+
     async def advance(self, trust_domain: str) -> Step | None:
         """Take the rotation step that is due, if any (activate, or retire the old root)."""
         state = await self.records.domain(trust_domain)
@@ -259,6 +277,7 @@ class TrustAuthority:
         while True:
             for domain in self.settings.own_domains:
                 try:
+                    await self.rotate_if_scheduled(domain)
                     await self.advance(domain)
                     await self.status(domain)
                 except (StoreError, TrustStateConflictError) as exc:

@@ -20,6 +20,7 @@ from trust.rotation import (
     prepare,
     record_issuance,
     retire,
+    scheduled_rotation_due,
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -103,3 +104,26 @@ def test_state_survives_a_round_trip_through_its_stored_form() -> None:
     state = record_issuance(prepare(initial_state(T0), T0), 1, T0 + timedelta(hours=1))
     assert RotationState.from_dict(state.to_dict()) == state
     assert RotationState.from_dict(state.to_dict()).leaf_expiry == state.leaf_expiry
+
+
+@pytest.mark.parametrize(
+    ("age", "rotate_after", "due"),
+    [
+        (timedelta(days=200), None, False),  # under two thirds of a 365-day CA
+        (timedelta(days=244), None, True),  # past two thirds
+        (timedelta(days=29), timedelta(days=30), False),
+        (timedelta(days=30), timedelta(days=30), True),
+    ],
+)
+def test_a_scheduled_rotation_is_due_at_its_age(
+    age: timedelta, rotate_after: timedelta | None, due: bool
+) -> None:
+    state = initial_state(T0)
+    result = scheduled_rotation_due(state, T0, T0 + timedelta(days=365), T0 + age, rotate_after)
+    assert result is due
+
+
+def test_no_scheduled_rotation_starts_while_one_is_under_way() -> None:
+    state = prepare(initial_state(T0), T0)
+    late = T0 + timedelta(days=364)
+    assert not scheduled_rotation_due(state, T0, T0 + timedelta(days=365), late, None)
