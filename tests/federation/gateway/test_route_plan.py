@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from federation.config import parse_config
 from federation.gateway.route_plan import (
@@ -124,3 +126,50 @@ def test_traffic_settings_come_from_the_service_with_at_least_one_attempt() -> N
 def test_an_unknown_cluster_is_refused_with_the_known_names() -> None:
     with pytest.raises(UnknownClusterError, match="aws-euw1, aws-use1"):
         plan("nowhere")
+
+
+CLUSTERS = ("aws-use1", "aws-euw1", "gcp-euw1", "azure-eas", "gcp-use4")
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(CLUSTERS),
+            st.sampled_from([Role.SERVICE, Role.GATEWAY]),
+            st.sampled_from(["ledger.prod", "payments.prod", "orders.prod"]),
+            st.integers(1, 3),
+            st.sampled_from(list(Health)),
+        ),
+        max_size=25,
+    ),
+    st.sampled_from(CLUSTERS),
+)
+def test_routes_never_loop_back_nor_use_unusable_endpoints(
+    specs: list[tuple[str, Role, str, int, Health]], cluster: str
+) -> None:
+    endpoints = [
+        Endpoint(
+            c,
+            role,
+            service if role is Role.SERVICE else None,
+            f"10.7.0.{i}",
+            8000,
+            "x",
+            "r",
+            weight=weight,
+            health=health,
+        )
+        for i, (c, role, service, weight, health) in enumerate(specs)
+    ]
+    planned = plan_gateway_config(parse_config(CONFIG), cluster, endpoints, 1, CATALOG)
+    unusable = {e.address for e in endpoints if e.health in (Health.UNHEALTHY, Health.DRAINING)}
+    for route in planned.services:
+        addresses = [u.address for u in route.upstreams]
+        assert not unusable & set(addresses)
+        assert len(addresses) == len(set(addresses))
+        if route.local:
+            assert {u.cluster for u in route.upstreams} == {cluster}
+            assert {u.kind for u in route.upstreams} == {"endpoint"}
+        else:
+            # A service served elsewhere goes only to other clusters' gateways.
+            assert all(u.kind == "gateway" and u.cluster != cluster for u in route.upstreams)
