@@ -15,6 +15,7 @@ from federation.api.policy_check import policy_check_routes
 from federation.api.providers import provider_routes
 from federation.api.resolve import resolve_routes
 from federation.api.routing import register
+from federation.api.svid_renewal import renewal_routes
 from federation.api.system import freeze_openapi, system_routes
 from federation.api.trust import trust_routes
 
@@ -28,7 +29,7 @@ def build_app(ctx: ApiContext) -> web.Application:
     app[CONTEXT] = ctx
     register(app, system_routes() + object_routes() + endpoint_routes() + provider_routes())
     register(app, resolve_routes() + outlier_routes())
-    register(app, trust_routes() + audit_routes() + policy_check_routes())
+    register(app, trust_routes() + renewal_routes() + audit_routes() + policy_check_routes())
     install_gateway_config(app)
     freeze_openapi(app)
     return app

@@ -79,7 +79,7 @@ def gateway_scope_refusal(who: Principal, spiffe_id: SpiffeId, config: MeshfedCo
     )
 
 
-def _runtime(request: web.Request) -> TrustRuntime:
+def trust_runtime(request: web.Request) -> TrustRuntime:
     runtime = context(request).trust
     if runtime is None or not runtime.initialized:
         raise ProblemError(
@@ -91,7 +91,7 @@ def _runtime(request: web.Request) -> TrustRuntime:
 
 
 async def list_bundles(request: web.Request) -> web.Response:
-    runtime = _runtime(request)
+    runtime = trust_runtime(request)
     authority = runtime.authority
     own = {d: (await authority.bundle(d)).to_jwks() for d in authority.settings.own_domains}
     if request.query.get("include") != "foreign":
@@ -106,7 +106,7 @@ async def list_bundles(request: web.Request) -> web.Response:
 
 
 async def trust_status(request: web.Request) -> web.Response:
-    runtime = _runtime(request)
+    runtime = trust_runtime(request)
     authority = runtime.authority
     now = authority.now()
     domains = []
@@ -152,7 +152,7 @@ async def trust_status(request: web.Request) -> web.Response:
 
 
 async def issue_svid(request: web.Request) -> web.Response:
-    runtime = _runtime(request)
+    runtime = trust_runtime(request)
     ctx = context(request)
     who = principal(request)
     body = await read_body(request, SvidRequest)
@@ -188,7 +188,7 @@ async def issue_svid(request: web.Request) -> web.Response:
 
 
 async def rotate(request: web.Request) -> web.Response:
-    runtime = _runtime(request)
+    runtime = trust_runtime(request)
     authority = runtime.authority
     body = await read_body(request, RotateRequest) if request.can_read_body else RotateRequest()
     domain = body.trust_domain or authority.settings.federation_domain
