@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.trust.conftest import ACME, PARTNER, Workload, bundle_of, issue_workload
-from trust.bundle import BundleSet, TrustBundle
+from trust.bundle import BundleRollbackError, BundleSet, TrustBundle, accept_update
 from trust.ca import CertificateAuthority, build_root_certificate, create_authority
 from trust.spiffe_id import SpiffeId
 from trust.svid import IssuedSvid, build_svid_certificate, create_csr
@@ -215,3 +215,31 @@ async def test_asyncio_streams_verify_the_peer_from_the_ssl_object(
         finally:
             writer.close()
             await writer.wait_closed()
+
+
+def test_a_rolled_back_bundle_fails_the_handshake_and_is_refused_as_an_update(
+    web: Workload, partner_ca: CertificateAuthority, acme_ca: CertificateAuthority, now: datetime
+) -> None:
+    """The partner rotated: its current bundle (sequence 2) holds only the new root and its
+    server uses an SVID of the new CA. A client that took a rolled-back bundle (sequence 1, the
+    old root) cannot verify the server; accept_update refuses that bundle in the first place."""
+    rotated_ca = create_authority(PARTNER, now - timedelta(hours=1))
+    server = issue_workload(rotated_ca, str(BILLING), now)
+    current = TrustBundle(PARTNER, rotated_ca.roots, sequence=2)
+    rolled_back = TrustBundle(PARTNER, partner_ca.roots, sequence=1)
+
+    with pytest.raises(BundleRollbackError):
+        accept_update(current, rolled_back)
+
+    stale = BundleSet((bundle_of(acme_ca), rolled_back))
+    with (
+        mtls_server(server, BundleSet((bundle_of(acme_ca), current)), now) as (port, _),
+        pytest.raises(ssl.SSLCertVerificationError),
+    ):
+        call(port, web, stale, now, None)
+    fresh = BundleSet((bundle_of(acme_ca), current))
+    with mtls_server(server, fresh, now) as (port, outcomes):
+        server_id, greeting = call(port, web, fresh, now, BILLING)
+        assert greeting == f"hello {WEB}".encode()
+        assert server_id == BILLING
+        assert outcomes.get(timeout=TIMEOUT) == WEB
