@@ -242,6 +242,7 @@ async def _follow_control_plane(
     reporter = OutlierReporter(
         control_plane.report_outlier,
         lambda result, count: metrics.outlier_reports.labels(result).inc(count),
+        cluster=options.cluster,
     )
 
     def apply(config: GatewayConfig) -> None:

@@ -34,9 +34,18 @@ class _Run:
 
 class OutlierReporter:
     def __init__(
-        self, send: Send, on_result: Result, *, max_pending: int = 1000, interval: float = 0.5
+        self,
+        send: Send,
+        on_result: Result,
+        *,
+        cluster: str | None = None,
+        max_pending: int = 1000,
+        interval: float = 0.5,
     ) -> None:
+        """``cluster``: report only upstreams in it. Outlier detection tracks service
+        endpoints; another cluster's gateway is not one, and the API would refuse it."""
         self._send = send
+        self._cluster = cluster
         self._on_result = on_result
         self._max_pending = max_pending
         self._interval = interval
@@ -46,6 +55,8 @@ class OutlierReporter:
 
     def observe(self, event: ConnectionEvent) -> None:
         if event.route is None or event.upstream is None:
+            return
+        if self._cluster is not None and event.upstream.cluster != self._cluster:
             return
         key = (event.route.service, f"{event.upstream.address}:{event.upstream.port}")
         if event.kind is EventKind.UPSTREAM_CONNECT_FAILED:

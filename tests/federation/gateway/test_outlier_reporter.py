@@ -67,6 +67,7 @@ async def reporting(recorder: Recorder) -> AsyncIterator[Reporting]:
         reporter = OutlierReporter(
             control_plane.report_outlier,
             lambda result, count: results.append((result, count)),
+            cluster="aws-use1",
             max_pending=3,
             interval=0.01,
         )
@@ -131,7 +132,7 @@ async def test_reports_past_the_bound_are_dropped_and_counted(
     recorder: Recorder, reporting: Reporting
 ) -> None:
     for port in range(9500, 9505):
-        reporting.reporter.observe(failed(Upstream("127.0.0.1", port, "c")))
+        reporting.reporter.observe(failed(Upstream("127.0.0.1", port, "aws-use1")))
     await until(reporting.results, 5)
     assert sorted(reporting.results) == [
         ("dropped", 1),
@@ -161,3 +162,12 @@ async def test_reports_are_dropped_and_counted_while_the_control_plane_is_down(
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
     assert results == [("dropped", 3)]
+
+
+async def test_failures_to_reach_another_clusters_gateway_are_not_reported(
+    recorder: Recorder, reporting: Reporting
+) -> None:
+    reporting.reporter.observe(failed(Upstream("127.0.0.2", 15443, "gcp-euw1")))
+    reporting.reporter.observe(failed(FIRST))
+    await until(reporting.results, 1)
+    assert [post["endpoint"] for post in recorder.posts] == ["127.0.0.1:9443"]
