@@ -20,7 +20,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import compute_v1
 
 from bench.discovery.worker import Targets, serve_passes, timed
-from providers.aws import INSTANCE_FILTERS
+from providers.aws import INSTANCE_FILTERS, TAG_BATCH
 from providers.aws_session import client_config
 from providers.gcp import LABEL_FILTER
 from providers.labels import CLUSTER
@@ -39,8 +39,8 @@ class RawAws:
         elb = self._client("elbv2")
         for page in self._pages("elbv2", "describe_load_balancers"):
             arns = [lb["LoadBalancerArn"] for lb in page["LoadBalancers"]]
-            for start in range(0, len(arns), 20):
-                elb.describe_tags(ResourceArns=arns[start : start + 20])
+            for start in range(0, len(arns), TAG_BATCH):
+                elb.describe_tags(ResourceArns=arns[start : start + TAG_BATCH])
         sd = self._client("servicediscovery")
         for namespace in self._each("servicediscovery", "list_namespaces", "Namespaces"):
             only = [{"Name": "NAMESPACE_ID", "Values": [namespace["Id"]], "Condition": "EQ"}]

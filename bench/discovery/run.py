@@ -23,7 +23,7 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +142,7 @@ def compare(raw: dict[str, Any], synced: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def measure(targets: Targets, layout: Layout, churn: Any) -> dict[str, Any]:
+async def measure(targets: Targets, layout: Layout, churn: Callable[[], None]) -> dict[str, Any]:
     async with (
         Worker.started("raw_listing", targets) as raw,
         Worker.started("meshfed_sync", targets) as meshfed,

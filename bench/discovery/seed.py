@@ -8,7 +8,7 @@ HTTP. Each cloud also holds resources that are not mesh endpoints, which discove
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import boto3
@@ -48,25 +48,8 @@ class Layout:
     churn_changed: int = 10
 
     def scaled(self, factor: float) -> Layout:
-        def n(value: int) -> int:
-            return max(1, round(value * factor))
-
-        return Layout(
-            n(self.cloud_map_services),
-            n(self.cloud_map_instances),
-            n(self.ec2_instances),
-            n(self.gcp_instances),
-            n(self.gcp_unlabelled),
-            n(self.gcp_negs),
-            n(self.gcp_neg_members),
-            n(self.azure_nics),
-            n(self.azure_untagged_nics),
-            n(self.azure_load_balancers),
-            n(self.azure_public_ips),
-            n(self.churn_added),
-            n(self.churn_removed),
-            n(self.churn_changed),
-        )
+        counts = {f.name: max(1, round(getattr(self, f.name) * factor)) for f in fields(self)}
+        return replace(self, **counts)
 
     @property
     def by_cloud(self) -> dict[str, int]:
