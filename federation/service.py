@@ -22,7 +22,7 @@ from federation.config import load_config
 from federation.config_checks import missing_files
 from federation.discovery import DiscoveryLoop
 from federation.health_service import HealthService
-from federation.leadership import LeaseKeeper
+from federation.leadership import LeaseKeeper, discovery_lease_ttl
 from federation.metrics import Metrics
 from federation.model import MeshfedConfig
 from federation.problems import InvalidInputError
@@ -78,8 +78,13 @@ async def running_service(
         )
         registry = Registry(store, [p.name for p in config.providers])
         await registry.load()
-        leadership = LeaseKeeper(store, "discovery", f"{socket.gethostname()}:{os.getpid()}")
-        registry.fence = lambda: leadership.current
+        leadership = LeaseKeeper(
+            store,
+            "discovery",
+            f"{socket.gethostname()}:{os.getpid()}",
+            ttl=discovery_lease_ttl(os.environ),
+        )
+        registry.fence = lambda: leadership.fence
         discovery = DiscoveryLoop(
             scheduled_providers(config.providers, config.clusters),
             registry,
@@ -100,6 +105,8 @@ async def running_service(
             shutdown_timeout=config.api.drain_timeout.total_seconds(),
             access_log=None,
             handle_signals=False,
+            # A client that hangs up ends its handler, so abandoned long-polls free at once.
+            handler_cancellation=True,
         )
         await runner.setup()
         site = web.TCPSite(runner, host, int(port))

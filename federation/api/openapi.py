@@ -110,6 +110,8 @@ def _operation(route: Route, refs: dict[type[BaseModel], Any]) -> dict[str, Any]
 
 
 def _response(route: Route, status: int, refs: dict[type[BaseModel], Any]) -> dict[str, Any]:
+    if status == 304:
+        return {"description": "not modified: nothing changed since the version asked about"}
     if status >= 300 or status == 204 or route.response is None:
         return {"description": "done" if status < 300 else "see problem details"}
     schema = refs[route.response]
