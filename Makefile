@@ -35,8 +35,10 @@ typecheck: lint
 test: $(STAMP) test-deps lint
 	$(PY) -m pytest
 
+# Each benchmark prints one JSON object; run as modules from the repo root (they share
+# tests/support's local cloud fakes).
 bench: $(STAMP)
-	@for b in bench/*/run.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in bench/*/run.py; do m=$$(echo $${b%.py} | tr / .); echo "== $$m"; $(PY) -m $$m || exit 1; done
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache
