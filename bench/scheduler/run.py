@@ -1,7 +1,7 @@
 """Scheduler benchmark: pick throughput, incremental table rebuilds and /v1/resolve over HTTP,
 each against a baseline measured in the same run. Prints one JSON object.
 
-    .venv/bin/python bench/scheduler/run.py [--picks N] [--services N] [--seed N]
+    .venv/bin/python -m bench.scheduler.run [--picks N] [--services N] [--seed N]
         [--http-seconds S] [--http-concurrency N]      (--http-seconds 0 skips the HTTP part)
 """
 
@@ -17,8 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from resolve_http import bench_resolve_http
-
+from bench.scheduler.resolve_http import bench_resolve_http
 from federation.scheduler.model import (
     ClientPoint,
     ClusterPlacement,

@@ -2,7 +2,7 @@
 checks, the rotation bookkeeping in the store, signing, the audit record) and bundle endpoint
 requests per second, each against a bare ``cryptography`` baseline measured in the same run.
 
-    .venv/bin/python bench/trust/run.py [--count 300] [--requests 2000] [--concurrency 16]
+    .venv/bin/python -m bench.trust.run [--count 300] [--requests 2000] [--concurrency 16]
 
 Prints one JSON document. CSRs are made before timing: making a key is the client's cost.
 """
