@@ -7,11 +7,37 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
+from federation.durations import DurationError, parse_duration
 from federation.store.base import Lease, Store, StoreError
 
 log = logging.getLogger("meshfed.leadership")
+
+DISCOVERY_LEASE_TTL_ENV = "MESHFED_DISCOVERY_LEASE_TTL"
+DEFAULT_TTL = 15.0
+
+
+class LeaseTTLError(ValueError):
+    pass
+
+
+def discovery_lease_ttl(env: Mapping[str, str]) -> float:
+    """The discovery lease TTL in seconds: env MESHFED_DISCOVERY_LEASE_TTL (a duration such as
+    ``3s``) or 15 s. A shorter TTL fails over sooner and renews more often."""
+    text = env.get(DISCOVERY_LEASE_TTL_ENV)
+    if text is None:
+        return DEFAULT_TTL
+    try:
+        seconds = parse_duration(text).total_seconds()
+    except DurationError as exc:
+        raise LeaseTTLError(f"{DISCOVERY_LEASE_TTL_ENV}: {exc}") from None
+    if seconds < 1:
+        raise LeaseTTLError(
+            f"{DISCOVERY_LEASE_TTL_ENV}={text!r} is under 1s: renewals (every third of it) "
+            "would race Redis round trips; set 1s or more"
+        )
+    return seconds
 
 
 class LeaseKeeper:
@@ -21,7 +47,7 @@ class LeaseKeeper:
         name: str,
         holder: str,
         *,
-        ttl: float = 15.0,
+        ttl: float = DEFAULT_TTL,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
@@ -30,6 +56,7 @@ class LeaseKeeper:
         self._ttl = ttl
         self._clock = clock
         self._lease: Lease | None = None
+        self._granted: Lease | None = None
         self.changed = asyncio.Event()
 
     @property
@@ -41,10 +68,19 @@ class LeaseKeeper:
             return None
         return lease
 
+    @property
+    def fence(self) -> Lease | None:
+        """The lease last granted to us, even once lost or lapsed, for fencing writes: the
+        store judges whether it is still current. A write begun while we held the lease and
+        finished after losing it (a long sync, a paused process) must carry the old token and
+        be refused, not go out unfenced."""
+        return self._granted
+
     async def try_acquire(self) -> Lease | None:
         held = self._lease is not None
         try:
             self._lease = await self._store.acquire_lease(self._name, self._holder, self._ttl)
+            self._granted = self._lease or self._granted
         except StoreError as exc:
             log.warning("lease renewal failed", extra={"lease": self._name, "error": str(exc)})
             self._lease = self._lease if self.current else None
