@@ -87,6 +87,10 @@ services:
     return path
 
 
+def _text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else value or ""
+
+
 @contextmanager
 def replica_set(
     directory: Path, store: str, endpoints: Sequence[int], count: int
@@ -110,10 +114,10 @@ def replica_set(
 
 def lease_holder_pid(client: redis.Redis) -> int | None:
     """The pid in the discovery lease's holder (``host:pid``), or None while nobody holds it."""
-    holder, expires_ms = client.hmget(LEASE_KEY, ["holder", "expires_ms"])
+    holder, expires_ms = (_text(v) for v in client.hmget(LEASE_KEY, ["holder", "expires_ms"]))
     if not holder or int(expires_ms) <= time.time() * 1000:
         return None
-    return int(holder.decode().rpartition(":")[2])
+    return int(holder.rpartition(":")[2])
 
 
 def stored_value(client: redis.Redis, key: str) -> dict[str, Any] | None:
