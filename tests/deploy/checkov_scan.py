@@ -67,6 +67,9 @@ def _report(document: Any) -> CheckovReport:
     # One framework gives one object; checkov wraps several in a list.
     if isinstance(document, list):
         (document,) = document
+    # With no resource to check, checkov prints the bare summary.
+    if "summary" not in document:
+        return CheckovReport(summary=document, failed=[], skipped=[], passed=[])
     results = document.get("results", {})
     return CheckovReport(
         summary=document["summary"],

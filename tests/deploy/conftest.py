@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.checkov_scan import CheckovReport, find_checkov, scan
-from tests.deploy.layout import MODULES, module_dir
+from tests.deploy.layout import CONFIG_MODULE, MODULES, module_dir
 
 
 @pytest.fixture(scope="session")
@@ -17,4 +17,4 @@ def checkov_reports() -> dict[Path, CheckovReport]:
             "checkov is not installed: run `make test`, or python3 -m venv .venv-checkov && "
             ".venv-checkov/bin/pip install checkov (or set CHECKOV=/path/to/checkov)"
         )
-    return scan(checkov, [module_dir(cloud) for cloud in MODULES])
+    return scan(checkov, [*(module_dir(cloud) for cloud in MODULES), CONFIG_MODULE])

@@ -1,7 +1,8 @@
 """Evaluating the small part of Terraform's expression language that the modules use to
 build their config: references to variables, locals and (stand-ins for) values known only
-after apply, string templates, lists and objects. Anything else is refused, so the modules
-must keep the config's inputs that simple for these checks to follow them.
+after apply, string templates, lists and objects, and merge() of those. Anything else is
+refused, so the modules must keep the config's inputs that simple for these checks to follow
+them.
 """
 
 from __future__ import annotations
@@ -120,6 +121,16 @@ def _unescape(text: str) -> str:
 
 
 def _expression(text: str, scope: Scope) -> Any:
+    if text.startswith("merge(") and text.endswith(")"):
+        merged: dict[str, Any] = {}
+        for argument in _split_top_level(text[len("merge(") : -1], ","):
+            literal = argument.startswith("{")
+            merged.update(
+                _object_literal(argument, scope) if literal else _expression(argument, scope)
+            )
+        return merged
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        return evaluate(text[1:-1], scope)
     if _NUMBER.match(text):
         return float(text) if "." in text else int(text)
     if text in ("true", "false"):
@@ -141,6 +152,40 @@ def _expression(text: str, scope: Scope) -> Any:
     if head == "local":
         return _walk(scope.local(path[0]), path[1:], text)
     raise UnsupportedExpressionError(f"{text} is known only after apply: give the test a stand-in")
+
+
+def _object_literal(text: str, scope: Scope) -> dict[str, Any]:
+    """``{key = expression, …}`` as python-hcl2 leaves it inside an expression."""
+    if not text.endswith("}"):
+        raise UnsupportedExpressionError(f"unbalanced object {text!r}")
+    found = {}
+    for item in _split_top_level(text[1:-1], ",\n"):
+        key, equals, expression = item.partition("=")
+        if not equals:
+            raise UnsupportedExpressionError(f"{item!r} in {text!r} is not key = value")
+        found[key.strip().strip('"')] = _expression(expression.strip(), scope)
+    return found
+
+
+def _split_top_level(text: str, separators: str) -> list[str]:
+    """``text`` cut at ``separators`` outside brackets and strings, empty pieces dropped."""
+    pieces: list[str] = []
+    current: list[str] = []
+    depth, quoted = 0, False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in "([{":
+            depth += 1
+        elif not quoted and char in ")]}":
+            depth -= 1
+        if not quoted and depth == 0 and char in separators:
+            pieces.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    pieces.append("".join(current).strip())
+    return [piece for piece in pieces if piece]
 
 
 def _walk(value: Any, path: list[str], text: str) -> Any:

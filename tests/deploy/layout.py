@@ -7,6 +7,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM = REPO / "deploy" / "terraform"
 MODULES = ("aws", "gcp", "azure")
+# What every cloud module renders meshfed.yaml with.
+CONFIG_MODULE = TERRAFORM / "modules" / "meshfed-config"
 EXAMPLE = TERRAFORM / "examples" / "three-cloud"
 TFVARS_EXAMPLE = EXAMPLE / "terraform.tfvars.example"
 

@@ -1,6 +1,7 @@
-"""What a module's meshfed.yaml would be for the three-cloud example: the example's tfvars go
-through the example's module calls into the module's variables (converted to their types),
-then through the module's ``config_values`` into its template."""
+"""What a cloud module's meshfed.yaml would be for the three-cloud example: the example's
+tfvars go through the example's module calls into the cloud module's variables, through its
+call of meshfed-config into that module's variables (converted to their types), then through
+meshfed-config's ``config_values`` into its template."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from tests.deploy.hcl_types import convert, parse_type
 from tests.deploy.hcl_values import Scope, evaluate
 from tests.deploy.terraform import (
+    CONFIG_MODULE,
     EXAMPLE,
     load_tfvars,
     locals_of,
@@ -68,24 +70,36 @@ def variable_values(directory: Path, given: Mapping[str, Any]) -> dict[str, Any]
     return values
 
 
-def example_module_inputs(cloud: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The arguments the three-cloud example passes to module ``cloud``."""
-    given = {**load_tfvars(), **(overrides or {})}
-    scope = Scope(variable_values(EXAMPLE, given), locals_of(EXAMPLE), EXAMPLE_KNOWN_AFTER_APPLY)
-    call = module_calls(EXAMPLE)[cloud]
+def _module_call_arguments(
+    directory: Path, module: str, inputs: Mapping[str, Any], known: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What the configuration in ``directory``, given ``inputs``, passes to ``module``."""
+    scope = Scope(variable_values(directory, inputs), locals_of(directory), known)
+    call = module_calls(directory)[module]
     return {name: evaluate(value, scope) for name, value in call.items() if name != "source"}
 
 
-def config_values(cloud: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """The map the module hands to templatefile for meshfed.yaml."""
-    directory = module_dir(cloud)
-    module_locals = locals_of(directory)
-    scope = Scope(variable_values(directory, inputs), module_locals, KNOWN_AFTER_APPLY[cloud])
+def example_module_inputs(cloud: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The arguments the three-cloud example passes to module ``cloud``."""
+    given = {**load_tfvars(), **(overrides or {})}
+    return _module_call_arguments(EXAMPLE, cloud, given, EXAMPLE_KNOWN_AFTER_APPLY)
+
+
+def config_module_inputs(cloud: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments module ``cloud``, given ``inputs``, passes to meshfed-config."""
+    return _module_call_arguments(module_dir(cloud), "config", inputs, KNOWN_AFTER_APPLY[cloud])
+
+
+def config_values(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The map meshfed-config hands to templatefile for meshfed.yaml."""
+    module_locals = locals_of(CONFIG_MODULE)
+    scope = Scope(variable_values(CONFIG_MODULE, inputs), module_locals)
     values: dict[str, Any] = evaluate(module_locals["config_values"], scope)
     return values
 
 
 def rendered_config(cloud: str, overrides: Mapping[str, Any] | None = None) -> str:
     """meshfed.yaml as module ``cloud`` renders it for the example's tfvars (plus overrides)."""
-    template = (module_dir(cloud) / CONFIG_TEMPLATE).read_text(encoding="utf-8")
-    return render(template, config_values(cloud, example_module_inputs(cloud, overrides)))
+    template = (CONFIG_MODULE / CONFIG_TEMPLATE).read_text(encoding="utf-8")
+    inputs = config_module_inputs(cloud, example_module_inputs(cloud, overrides))
+    return render(template, config_values(inputs))

@@ -15,6 +15,7 @@ import hcl2
 from hcl2.utils import SerializationOptions
 
 from tests.deploy.layout import (
+    CONFIG_MODULE,
     EXAMPLE,
     MODULES,
     REPO,
@@ -24,7 +25,16 @@ from tests.deploy.layout import (
     tf_files,
 )
 
-__all__ = ["EXAMPLE", "MODULES", "REPO", "TERRAFORM", "TFVARS_EXAMPLE", "module_dir", "tf_files"]
+__all__ = [
+    "CONFIG_MODULE",
+    "EXAMPLE",
+    "MODULES",
+    "REPO",
+    "TERRAFORM",
+    "TFVARS_EXAMPLE",
+    "module_dir",
+    "tf_files",
+]
 
 _OPTIONS = SerializationOptions(
     with_comments=False, explicit_blocks=False, strip_string_quotes=True

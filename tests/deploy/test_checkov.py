@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.checkov_scan import CheckovReport
-from tests.deploy.layout import MODULES, module_dir, tf_files
+from tests.deploy.layout import CONFIG_MODULE, MODULES, module_dir, tf_files
 
 SKIP_COMMENT = re.compile(r"#\s*checkov:skip=(?P<id>[A-Z0-9_]+)(?::(?P<reason>.*))?$")
 
@@ -23,6 +23,16 @@ def test_checkov_scans_the_module_and_fails_no_check(
     assert len(report.passed) == report.summary["passed"] > 0, "checkov ran no check"
     failed = [f"{c['check_id']} {c['resource']}: {c['check_name']}" for c in report.failed]
     assert not failed, "\n".join(failed)
+
+
+def test_checkov_parses_meshfed_config_and_fails_no_check(
+    checkov_reports: dict[Path, CheckovReport],
+) -> None:
+    report = checkov_reports[CONFIG_MODULE]
+    assert report.summary["parsing_errors"] == 0
+    # It only renders the config: a resource here would escape the cloud modules' checks.
+    assert report.summary["resource_count"] == 0
+    assert report.summary["failed"] == 0 and not report.failed
 
 
 @pytest.mark.parametrize("cloud", MODULES)

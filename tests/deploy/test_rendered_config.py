@@ -21,7 +21,15 @@ from tests.deploy.rendering import (
     TEMPLATEFILE_CALL,
     rendered_config,
 )
-from tests.deploy.terraform import MODULES, load_tfvars, locals_of, module_dir, resources
+from tests.deploy.terraform import (
+    CONFIG_MODULE,
+    MODULES,
+    load_tfvars,
+    locals_of,
+    module_calls,
+    module_dir,
+    resources,
+)
 
 STORE_PASSWORD = "stand-in-auth-token"
 PEER_BUNDLES = {cloud: '{"keys": []}' for cloud in MODULES}
@@ -139,7 +147,7 @@ def test_every_deployment_serves_the_examples_clusters_services_and_policies(clo
     document, tfvars = parsed(cloud), load_tfvars()
     for section in ("clusters", "services", "policies"):
         assert [item["name"] for item in document[section]] == [
-            item["name"] for item in tfvars[section]
+            item["name"] for item in tfvars["federation"][section]
         ], section
     assert document["federation"]["trust_domain"] == f"{cloud}.{tfvars['trust_domain']}"
 
@@ -163,15 +171,22 @@ def test_peer_is_federated_only_once_its_bundle_is_known(cloud: str) -> None:
     assert [p["trust_domain"] for p in only_gcp["trust"]["federates_with"]] == expected
 
 
-@pytest.mark.parametrize("cloud", MODULES)
-def test_module_renders_the_config_from_its_template_and_every_value_is_used(cloud: str) -> None:
-    module_locals = locals_of(module_dir(cloud))
+def test_config_module_renders_from_its_template_and_every_value_is_used() -> None:
+    module_locals = locals_of(CONFIG_MODULE)
     assert module_locals["meshfed_config"] == TEMPLATEFILE_CALL
-    template = (module_dir(cloud) / CONFIG_TEMPLATE).read_text(encoding="utf-8")
+    template = (CONFIG_MODULE / CONFIG_TEMPLATE).read_text(encoding="utf-8")
     used = set(re.findall(r"\$\{(?:jsonencode\()?(\w+)", template))
     used |= set(re.findall(r"%\{ for \w+ in (\w+)", template))
     used -= set(re.findall(r"%\{ for (\w+) in", template))
     assert used == set(module_locals["config_values"]), "template and config_values disagree"
+
+
+@pytest.mark.parametrize("cloud", MODULES)
+def test_cloud_module_renders_its_config_only_through_meshfed_config(cloud: str) -> None:
+    directory = module_dir(cloud)
+    assert module_calls(directory)["config"]["source"] == "../meshfed-config"
+    assert not list(directory.rglob("meshfed.yaml.tftpl")), f"{cloud} keeps a template copy"
+    assert "config_values" not in locals_of(directory)
 
 
 BOOT_SCRIPTS = {
@@ -198,8 +213,9 @@ def test_boot_script_installs_the_pinned_release_and_serves_the_rendered_config(
     cloud: str,
 ) -> None:
     call = _boot_script_call(cloud)
-    assert "meshfed_version = var.meshfed_version" in call
-    assert "meshfed_config = local.meshfed_config" in call
+    assert "meshfed_version = module.config.meshfed_version" in call
+    assert "meshfed_config = module.config.meshfed_config" in call
+    assert "bootstrap_bundles = module.config.bootstrap_bundles" in call
     script_name = re.search(r"templates/([\w.-]+\.tftpl)", call)
     assert script_name, call
     script = (module_dir(cloud) / "templates" / script_name[1]).read_text(encoding="utf-8")

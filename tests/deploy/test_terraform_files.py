@@ -9,6 +9,7 @@ import pytest
 
 from tests.deploy.hcl_format import fmt_problems
 from tests.deploy.terraform import (
+    CONFIG_MODULE,
     EXAMPLE,
     MODULES,
     TERRAFORM,
@@ -22,8 +23,9 @@ from tests.deploy.terraform import (
     variables,
 )
 
-CONFIGURATIONS = [module_dir(cloud) for cloud in MODULES] + [EXAMPLE]
-SHARED_FILES = ("variables_meshfed.tf", "templates/meshfed.yaml.tftpl")
+CONFIGURATIONS = [module_dir(cloud) for cloud in MODULES] + [CONFIG_MODULE, EXAMPLE]
+# The inputs meshfed-config types; everyone else hands them on as they are.
+FEDERATION_INPUTS = ("federation", "federates_with", "api_tokens")
 
 
 def _relative(path: Path) -> str:
@@ -94,20 +96,14 @@ def test_readme_outputs_table_matches_the_outputs(directory: Path) -> None:
         assert rows[name] == [body["description"]], f"{name}: README description differs"
 
 
-@pytest.mark.parametrize("shared", SHARED_FILES)
-def test_config_inputs_and_template_are_the_same_in_every_module(shared: str) -> None:
-    copies = {cloud: (module_dir(cloud) / shared).read_bytes() for cloud in MODULES}
-    assert len(set(copies.values())) == 1, f"{shared} differs between {sorted(copies)}"
-
-
 @pytest.mark.parametrize("cloud", MODULES)
-def test_module_takes_meshfed_version_and_exposes_endpoints_store_and_config(cloud: str) -> None:
-    assert "meshfed_version" in variables(module_dir(cloud))
+def test_module_takes_the_federation_and_exposes_endpoints_store_and_config(cloud: str) -> None:
+    assert "federation" in variables(module_dir(cloud))
     declared = outputs(module_dir(cloud))
     assert {"api_endpoint", "bundle_endpoint", "redis_host", "meshfed_config"} <= set(declared)
     identity = {"role_arn", "service_account_email", "identity_principal_id"}
     assert identity & set(declared), f"{cloud} exposes no identity/role id"
-    assert unwrap(declared["meshfed_config"]["value"]) == "local.meshfed_config"
+    assert unwrap(declared["meshfed_config"]["value"]) == "module.config.meshfed_config"
 
 
 def test_example_hands_every_module_the_same_federation() -> None:
@@ -115,18 +111,24 @@ def test_example_hands_every_module_the_same_federation() -> None:
     assert sorted(calls) == sorted(MODULES)
     for cloud, call in calls.items():
         assert call["source"] == f"../../modules/{cloud}"
-        for shared in ("clusters", "services", "policies", "api_tokens", "meshfed_version"):
+        for shared in ("federation", "api_tokens"):
             assert unwrap(call[shared]) == f"var.{shared}", f"module.{cloud}.{shared}"
-        peers = {unwrap(peer["trust_domain"]) for peer in call["federates_with"]}
-        others = {f"local.trust_domains.{other}" for other in MODULES if other != cloud}
+        peers = {unwrap(peer) for peer in call["federates_with"]}
+        others = {f"local.peer.{other}" for other in MODULES if other != cloud}
         assert peers == others, f"module.{cloud} federates with {peers}"
 
 
-def test_example_types_the_federation_like_the_modules() -> None:
-    example = variables(EXAMPLE)
-    module = variables(module_dir("aws"))
-    for name in ("clusters", "services", "policies", "api_tokens", "meshfed_version"):
-        assert example[name]["type"] == module[name]["type"], name
+@pytest.mark.parametrize("directory", [*map(module_dir, MODULES), EXAMPLE], ids=_relative)
+def test_federation_is_typed_only_in_meshfed_config(directory: Path) -> None:
+    declared = variables(directory)
+    for name in FEDERATION_INPUTS:
+        if name in declared:
+            assert declared[name]["type"] == "any", f"{name} is typed again in {directory}"
+    typed_twice = set(declared) & {"clusters", "services", "policies", "meshfed_version"}
+    assert not typed_twice, f"{directory} declares {typed_twice} again"
+    for name in FEDERATION_INPUTS:
+        assert "type" in variables(CONFIG_MODULE)[name]
+    assert variables(CONFIG_MODULE)["federation"]["type"].startswith("${object({")
 
 
 @pytest.mark.parametrize("path", [*tf_files(), TFVARS_EXAMPLE], ids=_relative)

@@ -94,8 +94,21 @@ def test_evaluator_resolves_references_templates_and_escapes() -> None:
     assert evaluate("${var.port}", scope) == 8470
 
 
+def test_evaluator_merges_references_and_object_literals_later_keys_winning() -> None:
+    scope = Scope(variables={"p": {"name": "aws", "kind": "aws"}, "every": "30s"})
+    merged = evaluate('${merge(var.p, {refresh_interval = var.every, "name" = "x"})}', scope)
+    assert merged == {"name": "x", "kind": "aws", "refresh_interval": "30s"}
+
+
 @pytest.mark.parametrize(
-    "expression", ["${merge(var.a, var.b)}", "${var.missing}", "${aws_x.y.unknown}", "${a ? b : c}"]
+    "expression",
+    [
+        "${concat(var.a, var.b)}",
+        "${merge(var.a, {k = var.missing})}",
+        "${var.missing}",
+        "${aws_x.y.unknown}",
+        "${a ? b : c}",
+    ],
 )
 def test_evaluator_refuses_what_it_cannot_follow(expression: str) -> None:
     with pytest.raises(UnsupportedExpressionError):

@@ -3,27 +3,46 @@
 
 locals {
   # Short on purpose: Azure derives Key Vault names from it (24 characters at most).
-  name = "meshfed-${var.federation_name}"
+  name = "meshfed-${var.federation.name}"
 
   trust_domains = {
     aws   = "aws.${var.trust_domain}"
     gcp   = "gcp.${var.trust_domain}"
     azure = "azure.${var.trust_domain}"
   }
+
+  # Each deployment as a peer of the other two.
+  peer = {
+    aws = {
+      trust_domain       = local.trust_domains.aws
+      bundle_endpoint    = module.aws.bundle_endpoint
+      endpoint_spiffe_id = "spiffe://${local.trust_domains.aws}/meshfed/bundle-endpoint"
+      bootstrap_bundle   = var.bootstrap_bundles.aws
+    }
+    gcp = {
+      trust_domain       = local.trust_domains.gcp
+      bundle_endpoint    = module.gcp.bundle_endpoint
+      endpoint_spiffe_id = "spiffe://${local.trust_domains.gcp}/meshfed/bundle-endpoint"
+      bootstrap_bundle   = var.bootstrap_bundles.gcp
+    }
+    azure = {
+      trust_domain       = local.trust_domains.azure
+      bundle_endpoint    = module.azure.bundle_endpoint
+      endpoint_spiffe_id = "spiffe://${local.trust_domains.azure}/meshfed/bundle-endpoint"
+      bootstrap_bundle   = var.bootstrap_bundles.azure
+    }
+  }
 }
 
 module "aws" {
   source = "../../modules/aws"
 
-  name              = local.name
-  meshfed_version   = var.meshfed_version
-  federation_name   = var.federation_name
-  trust_domain      = local.trust_domains.aws
-  default_location  = var.default_location
-  clusters          = var.clusters
-  services          = var.services
-  policies          = var.policies
-  api_tokens        = var.api_tokens
+  name           = local.name
+  federation     = var.federation
+  trust_domain   = local.trust_domains.aws
+  federates_with = [local.peer.gcp, local.peer.azure]
+  api_tokens     = var.api_tokens
+
   discovery_regions = var.aws_discovery_regions
   gateway_cluster   = var.gateway_clusters.aws
 
@@ -32,35 +51,17 @@ module "aws" {
   api_allowed_cidrs     = var.operator_cidrs
   bundle_allowed_cidrs  = var.federation_cidrs
   gateway_allowed_cidrs = var.federation_cidrs
-
-  federates_with = [
-    {
-      trust_domain       = local.trust_domains.gcp
-      bundle_endpoint    = module.gcp.bundle_endpoint
-      endpoint_spiffe_id = "spiffe://${local.trust_domains.gcp}/meshfed/bundle-endpoint"
-      bootstrap_bundle   = var.bootstrap_bundles.gcp
-    },
-    {
-      trust_domain       = local.trust_domains.azure
-      bundle_endpoint    = module.azure.bundle_endpoint
-      endpoint_spiffe_id = "spiffe://${local.trust_domains.azure}/meshfed/bundle-endpoint"
-      bootstrap_bundle   = var.bootstrap_bundles.azure
-    },
-  ]
 }
 
 module "gcp" {
   source = "../../modules/gcp"
 
-  name               = local.name
-  meshfed_version    = var.meshfed_version
-  federation_name    = var.federation_name
-  trust_domain       = local.trust_domains.gcp
-  default_location   = var.default_location
-  clusters           = var.clusters
-  services           = var.services
-  policies           = var.policies
-  api_tokens         = var.api_tokens
+  name           = local.name
+  federation     = var.federation
+  trust_domain   = local.trust_domains.gcp
+  federates_with = [local.peer.aws, local.peer.azure]
+  api_tokens     = var.api_tokens
+
   discovery_projects = var.gcp_discovery_projects
   gateway_cluster    = var.gateway_clusters.gcp
 
@@ -71,35 +72,17 @@ module "gcp" {
   api_allowed_ranges     = var.operator_cidrs
   bundle_allowed_ranges  = var.federation_cidrs
   gateway_allowed_ranges = var.federation_cidrs
-
-  federates_with = [
-    {
-      trust_domain       = local.trust_domains.aws
-      bundle_endpoint    = module.aws.bundle_endpoint
-      endpoint_spiffe_id = "spiffe://${local.trust_domains.aws}/meshfed/bundle-endpoint"
-      bootstrap_bundle   = var.bootstrap_bundles.aws
-    },
-    {
-      trust_domain       = local.trust_domains.azure
-      bundle_endpoint    = module.azure.bundle_endpoint
-      endpoint_spiffe_id = "spiffe://${local.trust_domains.azure}/meshfed/bundle-endpoint"
-      bootstrap_bundle   = var.bootstrap_bundles.azure
-    },
-  ]
 }
 
 module "azure" {
   source = "../../modules/azure"
 
-  name                    = local.name
-  meshfed_version         = var.meshfed_version
-  federation_name         = var.federation_name
-  trust_domain            = local.trust_domains.azure
-  default_location        = var.default_location
-  clusters                = var.clusters
-  services                = var.services
-  policies                = var.policies
-  api_tokens              = var.api_tokens
+  name           = local.name
+  federation     = var.federation
+  trust_domain   = local.trust_domains.azure
+  federates_with = [local.peer.aws, local.peer.gcp]
+  api_tokens     = var.api_tokens
+
   discovery_subscriptions = var.azure_discovery_subscriptions
   gateway_cluster         = var.gateway_clusters.azure
 
@@ -113,19 +96,4 @@ module "azure" {
   api_allowed_prefixes       = var.operator_cidrs
   bundle_allowed_prefixes    = var.federation_cidrs
   gateway_allowed_prefixes   = var.federation_cidrs
-
-  federates_with = [
-    {
-      trust_domain       = local.trust_domains.aws
-      bundle_endpoint    = module.aws.bundle_endpoint
-      endpoint_spiffe_id = "spiffe://${local.trust_domains.aws}/meshfed/bundle-endpoint"
-      bootstrap_bundle   = var.bootstrap_bundles.aws
-    },
-    {
-      trust_domain       = local.trust_domains.gcp
-      bundle_endpoint    = module.gcp.bundle_endpoint
-      endpoint_spiffe_id = "spiffe://${local.trust_domains.gcp}/meshfed/bundle-endpoint"
-      bootstrap_bundle   = var.bootstrap_bundles.gcp
-    },
-  ]
 }

@@ -10,39 +10,6 @@ data "aws_ssm_parameter" "ami" {
 
 locals {
   redis_port = 6379
-  bundle_dir = "/etc/meshfed/bundles"
-
-  # MESHFED_REDIS_AUTH stays a reference: meshfed expands it from the environment at load,
-  # so the AUTH token never appears in user data or in the rendered config.
-  store_url = "rediss://:$${MESHFED_REDIS_AUTH}@${aws_elasticache_replication_group.store.primary_endpoint_address}:${local.redis_port}/0"
-
-  discovery_provider = {
-    name             = var.provider_name
-    kind             = "aws"
-    regions          = var.discovery_regions
-    refresh_interval = var.refresh_interval
-  }
-
-  config_values = {
-    federation_name  = var.federation_name
-    trust_domain     = var.trust_domain
-    store_url        = local.store_url
-    api_listen       = "0.0.0.0:${var.api_port}"
-    bundle_listen    = "0.0.0.0:${var.bundle_port}"
-    bundle_dir       = local.bundle_dir
-    default_location = var.default_location
-    default_action   = var.default_action
-    svid_ttl         = var.svid_ttl
-    clusters         = var.clusters
-    providers        = [local.discovery_provider]
-    services         = var.services
-    policies         = var.policies
-    federates_with   = var.federates_with
-  }
-
-  meshfed_config = templatefile("${path.module}/templates/meshfed.yaml.tftpl", local.config_values)
-
-  bootstrap_bundles = { for p in var.federates_with : p.trust_domain => p.bootstrap_bundle if p.bootstrap_bundle != "" }
 
   tags = merge(var.tags, { "meshfed-deployment" = var.name })
 }
@@ -52,10 +19,10 @@ resource "aws_launch_template" "meshfed" {
   image_id      = data.aws_ssm_parameter.ami.value
   instance_type = var.instance_type
   user_data = base64gzip(templatefile("${path.module}/templates/user-data.sh.tftpl", {
-    meshfed_version   = var.meshfed_version
-    meshfed_config    = local.meshfed_config
-    bundle_dir        = local.bundle_dir
-    bootstrap_bundles = local.bootstrap_bundles
+    meshfed_version   = module.config.meshfed_version
+    meshfed_config    = module.config.meshfed_config
+    bundle_dir        = module.config.bundle_dir
+    bootstrap_bundles = module.config.bootstrap_bundles
     region            = data.aws_region.current.name
     kek_secret_arn    = aws_secretsmanager_secret.kek.arn
     redis_secret_arn  = aws_secretsmanager_secret.redis_auth.arn
@@ -105,11 +72,6 @@ resource "aws_launch_template" "meshfed" {
   tags = local.tags
 
   lifecycle {
-    precondition {
-      condition     = var.gateway_cluster == "" || contains([for c in var.clusters : c.name], var.gateway_cluster)
-      error_message = "gateway_cluster must be empty or one of clusters[].name."
-    }
-
     precondition {
       condition     = var.min_size <= var.max_size
       error_message = "min_size must not exceed max_size."

@@ -1,9 +1,4 @@
 locals {
-  # The gateway listener exists only when this deployment runs a gateway.
-  listeners = merge(
-    { api = var.api_port, bundle = var.bundle_port },
-    var.gateway_cluster == "" ? {} : { gateway = var.gateway_port },
-  )
   ingress_cidrs = {
     api     = var.api_allowed_cidrs
     bundle  = var.bundle_allowed_cidrs
@@ -31,7 +26,7 @@ resource "aws_security_group" "meshfed" {
 resource "aws_vpc_security_group_ingress_rule" "meshfed" {
   for_each = {
     for pair in flatten([
-      for listener, port in local.listeners : [
+      for listener, port in module.config.listeners : [
         for cidr in local.ingress_cidrs[listener] : { key = "${listener}-${cidr}", port = port, cidr = cidr, listener = listener }
       ]
     ]) : pair.key => pair
@@ -111,7 +106,7 @@ resource "aws_lb" "meshfed" {
 }
 
 resource "aws_lb_target_group" "meshfed" {
-  for_each = local.listeners
+  for_each = module.config.listeners
 
   name_prefix = substr(each.key, 0, 6)
   port        = each.value
@@ -137,7 +132,7 @@ resource "aws_lb_target_group" "meshfed" {
 }
 
 resource "aws_lb_listener" "meshfed" {
-  for_each = local.listeners
+  for_each = module.config.listeners
 
   load_balancer_arn = aws_lb.meshfed.arn
   port              = each.value

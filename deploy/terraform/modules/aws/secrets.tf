@@ -108,7 +108,7 @@ resource "aws_secretsmanager_secret" "api_tokens" {
 
 resource "aws_secretsmanager_secret_version" "api_tokens" {
   secret_id = aws_secretsmanager_secret.api_tokens.id
-  secret_string = jsonencode(concat(var.api_tokens, [{
+  secret_string = jsonencode(concat(module.config.api_tokens, [{
     name   = "bootstrap-admin"
     role   = "admin"
     sha256 = sha256(random_password.bootstrap_admin_token.result)

@@ -26,7 +26,7 @@ resource "aws_elasticache_subnet_group" "store" {
 
 resource "aws_elasticache_replication_group" "store" {
   replication_group_id       = var.name
-  description                = "meshfed store for ${var.federation_name}"
+  description                = "meshfed store for ${module.config.federation_name}"
   engine                     = "redis"
   engine_version             = "7.1"
   node_type                  = var.redis_node_type

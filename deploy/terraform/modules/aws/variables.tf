@@ -146,11 +146,6 @@ variable "provider_name" {
   type        = string
   description = "Name of this deployment's AWS discovery provider (providers[].name)."
   default     = "aws"
-
-  validation {
-    condition     = can(regex("^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$", var.provider_name))
-    error_message = "provider_name is lowercase letters, digits, '.' and '-'."
-  }
 }
 
 variable "discovery_regions" {

@@ -7,45 +7,6 @@ resource "random_string" "suffix" {
 }
 
 locals {
-  bundle_dir = "/etc/meshfed/bundles"
-
-  # MESHFED_REDIS_AUTH stays a reference: meshfed expands it from the environment at load,
-  # so the access key never appears in custom data or in the rendered config.
-  store_url = "rediss://:$${MESHFED_REDIS_AUTH}@${azurerm_redis_cache.store.hostname}:${azurerm_redis_cache.store.ssl_port}/0"
-
-  discovery_provider = {
-    name             = var.provider_name
-    kind             = "azure"
-    subscriptions    = var.discovery_subscriptions
-    refresh_interval = var.refresh_interval
-  }
-
-  config_values = {
-    federation_name  = var.federation_name
-    trust_domain     = var.trust_domain
-    store_url        = local.store_url
-    api_listen       = "0.0.0.0:${var.api_port}"
-    bundle_listen    = "0.0.0.0:${var.bundle_port}"
-    bundle_dir       = local.bundle_dir
-    default_location = var.default_location
-    default_action   = var.default_action
-    svid_ttl         = var.svid_ttl
-    clusters         = var.clusters
-    providers        = [local.discovery_provider]
-    services         = var.services
-    policies         = var.policies
-    federates_with   = var.federates_with
-  }
-
-  meshfed_config = templatefile("${path.module}/templates/meshfed.yaml.tftpl", local.config_values)
-
-  bootstrap_bundles = { for p in var.federates_with : p.trust_domain => p.bootstrap_bundle if p.bootstrap_bundle != "" }
-
-  listeners = merge(
-    { api = var.api_port, bundle = var.bundle_port },
-    var.gateway_cluster == "" ? {} : { gateway = var.gateway_port },
-  )
-
   tags = merge(var.tags, { "meshfed-deployment" = var.name })
 }
 
@@ -71,10 +32,10 @@ resource "azurerm_linux_virtual_machine_scale_set" "meshfed" {
   extension_operations_enabled    = false
   tags                            = local.tags
   custom_data = base64gzip(templatefile("${path.module}/templates/custom-data.sh.tftpl", {
-    meshfed_version   = var.meshfed_version
-    meshfed_config    = local.meshfed_config
-    bundle_dir        = local.bundle_dir
-    bootstrap_bundles = local.bootstrap_bundles
+    meshfed_version   = module.config.meshfed_version
+    meshfed_config    = module.config.meshfed_config
+    bundle_dir        = module.config.bundle_dir
+    bootstrap_bundles = module.config.bootstrap_bundles
     identity_id       = azurerm_user_assigned_identity.meshfed.client_id
     vault_uri         = azurerm_key_vault.meshfed.vault_uri
     kek_secret        = azurerm_key_vault_secret.kek.name
@@ -136,11 +97,4 @@ resource "azurerm_linux_virtual_machine_scale_set" "meshfed" {
   boot_diagnostics {}
 
   depends_on = [azurerm_lb_rule.meshfed]
-
-  lifecycle {
-    precondition {
-      condition     = var.gateway_cluster == "" || contains([for c in var.clusters : c.name], var.gateway_cluster)
-      error_message = "gateway_cluster must be empty or one of clusters[].name."
-    }
-  }
 }

@@ -29,7 +29,7 @@ resource "azurerm_lb_probe" "readyz" {
 }
 
 resource "azurerm_lb_rule" "meshfed" {
-  for_each = local.listeners
+  for_each = module.config.listeners
 
   name                           = each.key
   loadbalancer_id                = azurerm_lb.meshfed.id

@@ -46,5 +46,5 @@ output "bootstrap_admin_token" {
 
 output "meshfed_config" {
   description = "The meshfed.yaml the replicas run (holds no secret: the store password and KEK come from the environment)."
-  value       = local.meshfed_config
+  value       = module.config.meshfed_config
 }

@@ -77,7 +77,7 @@ resource "azurerm_key_vault_secret" "api_tokens" {
   key_vault_id = azurerm_key_vault.meshfed.id
   content_type = "application/json; meshfed api.tokens"
   tags         = local.tags
-  value = jsonencode(concat(var.api_tokens, [{
+  value = jsonencode(concat(module.config.api_tokens, [{
     name   = "bootstrap-admin"
     role   = "admin"
     sha256 = sha256(random_password.bootstrap_admin_token.result)

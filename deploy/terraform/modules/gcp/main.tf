@@ -1,41 +1,6 @@
 locals {
-  bundle_dir  = "/etc/meshfed/bundles"
   redis_ca    = "/etc/meshfed/redis-ca.pem"
   network_tag = "${var.name}-meshfed"
-
-  # Memorystore signs its TLS certificate with a per-instance CA, so the URL names that CA.
-  # MESHFED_REDIS_AUTH stays a reference: meshfed expands it from the environment at load.
-  store_url = "rediss://:$${MESHFED_REDIS_AUTH}@${google_redis_instance.store.host}:${google_redis_instance.store.port}/0?ssl_ca_certs=${local.redis_ca}"
-
-  discovery_provider = {
-    name             = var.provider_name
-    kind             = "gcp"
-    projects         = var.discovery_projects
-    refresh_interval = var.refresh_interval
-  }
-
-  config_values = {
-    federation_name  = var.federation_name
-    trust_domain     = var.trust_domain
-    store_url        = local.store_url
-    api_listen       = "0.0.0.0:${var.api_port}"
-    bundle_listen    = "0.0.0.0:${var.bundle_port}"
-    bundle_dir       = local.bundle_dir
-    default_location = var.default_location
-    default_action   = var.default_action
-    svid_ttl         = var.svid_ttl
-    clusters         = var.clusters
-    providers        = [local.discovery_provider]
-    services         = var.services
-    policies         = var.policies
-    federates_with   = var.federates_with
-  }
-
-  meshfed_config = templatefile("${path.module}/templates/meshfed.yaml.tftpl", local.config_values)
-
-  bootstrap_bundles = { for p in var.federates_with : p.trust_domain => p.bootstrap_bundle if p.bootstrap_bundle != "" }
-
-  ports = concat([var.api_port, var.bundle_port], var.gateway_cluster == "" ? [] : [var.gateway_port])
 
   labels = merge(var.labels, { "meshfed-deployment" = var.name })
 }
@@ -78,10 +43,10 @@ resource "google_compute_instance_template" "meshfed" {
     block-project-ssh-keys = "true"
     serial-port-enable     = "false"
     startup-script = templatefile("${path.module}/templates/startup.sh.tftpl", {
-      meshfed_version   = var.meshfed_version
-      meshfed_config    = local.meshfed_config
-      bundle_dir        = local.bundle_dir
-      bootstrap_bundles = local.bootstrap_bundles
+      meshfed_version   = module.config.meshfed_version
+      meshfed_config    = module.config.meshfed_config
+      bundle_dir        = module.config.bundle_dir
+      bootstrap_bundles = module.config.bootstrap_bundles
       redis_ca_file     = local.redis_ca
       redis_ca          = google_redis_instance.store.server_ca_certs[0].cert
       kek_secret        = google_secret_manager_secret_version.kek.name
@@ -94,11 +59,6 @@ resource "google_compute_instance_template" "meshfed" {
 
   lifecycle {
     create_before_destroy = true
-
-    precondition {
-      condition     = var.gateway_cluster == "" || contains([for c in var.clusters : c.name], var.gateway_cluster)
-      error_message = "gateway_cluster must be empty or one of clusters[].name."
-    }
   }
 }
 
@@ -165,7 +125,7 @@ resource "google_compute_forwarding_rule" "meshfed" {
   region                = var.region
   load_balancing_scheme = "INTERNAL"
   ip_protocol           = "TCP"
-  ports                 = [for p in local.ports : tostring(p)]
+  ports                 = [for p in values(module.config.listeners) : tostring(p)]
   network               = var.network
   subnetwork            = var.subnetwork
   backend_service       = google_compute_region_backend_service.meshfed.id

@@ -49,7 +49,7 @@ resource "google_secret_manager_secret_version" "redis_auth" {
 
 resource "google_secret_manager_secret_version" "api_tokens" {
   secret = google_secret_manager_secret.meshfed["api-tokens"].id
-  secret_data = jsonencode(concat(var.api_tokens, [{
+  secret_data = jsonencode(concat(module.config.api_tokens, [{
     name   = "bootstrap-admin"
     role   = "admin"
     sha256 = sha256(random_password.bootstrap_admin_token.result)
