@@ -112,38 +112,23 @@ variable "api_port" {
   type        = number
   description = "Port of the admin REST API and EDS endpoint."
   default     = 8470
-
-  validation {
-    condition     = var.api_port >= 1024 && var.api_port <= 65535
-    error_message = "api_port is an unprivileged port, 1024-65535."
-  }
 }
 
 variable "bundle_port" {
   type        = number
   description = "Port of the SPIFFE bundle endpoint."
   default     = 8443
-
-  validation {
-    condition     = var.bundle_port >= 1024 && var.bundle_port <= 65535
-    error_message = "bundle_port is an unprivileged port, 1024-65535."
-  }
 }
 
 variable "gateway_port" {
   type        = number
   description = "Port of meshfed's east-west gateway."
   default     = 15443
-
-  validation {
-    condition     = var.gateway_port >= 1024 && var.gateway_port <= 65535
-    error_message = "gateway_port is an unprivileged port, 1024-65535."
-  }
 }
 
 variable "gateway_cluster" {
   type        = string
-  description = "Cluster (one of clusters[].name) whose east-west traffic this deployment's gateway carries; empty runs no gateway."
+  description = "Cluster (one of federation.clusters[].name) whose east-west traffic this deployment's gateway carries; empty runs no gateway."
   default     = ""
 }
 

@@ -191,7 +191,12 @@ variable "ports" {
     bundle  = number
     gateway = number
   })
-  description = "Ports of the admin API, the SPIFFE bundle endpoint and the east-west gateway (the cloud module checks them)."
+  description = "Ports of the admin API, the SPIFFE bundle endpoint and the east-west gateway (the cloud module's api_port, bundle_port and gateway_port)."
+
+  validation {
+    condition     = alltrue([for p in values(var.ports) : p >= 1024 && p <= 65535])
+    error_message = "api_port, bundle_port and gateway_port are unprivileged ports, 1024-65535."
+  }
 }
 
 variable "gateway_cluster" {
