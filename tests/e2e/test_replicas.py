@@ -4,6 +4,7 @@ takeover after kill -9 and after a freeze, fenced writes, config fan-out, one au
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import statistics
 import subprocess
@@ -35,8 +36,9 @@ from tests.e2e.replicas import (
     resolve,
     shares,
     stored_value,
+    write_replica_config,
 )
-from tests.e2e.serve_process import ServeProcess
+from tests.e2e.serve_process import ServeProcess, free_port
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.e2e
@@ -112,7 +114,7 @@ def test_exactly_one_replica_holds_the_lease_and_another_resumes_discovery_after
     assert resolve(successor)["pick"] is not None
 
 
-def test_a_frozen_holder_loses_the_lease_and_stops_discovering_once_thawed(
+def test_a_frozen_holder_loses_the_lease_to_another_and_does_not_win_it_back_when_thawed(
     replicas: list[ServeProcess], client: redis.Redis
 ) -> None:
     holder = eventually(lambda: _holder(client, replicas), 10, "a replica takes the lease")
@@ -238,3 +240,23 @@ def test_replicas_writing_at_once_keep_one_unbroken_audit_chain(
         timeout=60,
     )
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+@pytest.mark.parametrize(
+    ("ttl", "message"),
+    [("500ms", "is under 1s"), ("soon", "is not a duration")],
+)
+def test_serve_refuses_an_unusable_lease_ttl_with_exit_1(
+    tmp_path: Path, ttl: str, message: str
+) -> None:
+    config = write_replica_config(tmp_path, free_port(), "memory://", [1, 2])
+    result = subprocess.run(
+        [sys.executable, "-m", "federation.cli", "serve", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "MESHFED_DISCOVERY_LEASE_TTL": ttl},
+    )
+    assert result.returncode == 1
+    assert "MESHFED_DISCOVERY_LEASE_TTL" in result.stderr
+    assert message in result.stderr
