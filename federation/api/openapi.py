@@ -97,6 +97,9 @@ def _operation(route: Route, refs: dict[type[BaseModel], Any]) -> dict[str, Any]
     for status in route.statuses:
         operation["responses"][str(status)] = _response(route, status, refs)
     problems = {400, 401, 403, 404, 409, 412, 428, 503} & set(route.statuses)
+    if route.params or route.body is not None:
+        # Whatever takes input can be sent malformed input, and answers 400 for it.
+        problems.add(400)
     if route.role is not None:
         problems |= {401, 403}
     for status in sorted(problems):
