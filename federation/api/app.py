@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from federation.api.admin_log import admin_log_routes
 from federation.api.audit import audit_routes
 from federation.api.context import CONTEXT, ApiContext
 from federation.api.endpoints import endpoint_routes
@@ -30,6 +31,7 @@ def build_app(ctx: ApiContext) -> web.Application:
     register(app, system_routes() + object_routes() + endpoint_routes() + provider_routes())
     register(app, resolve_routes() + outlier_routes())
     register(app, trust_routes() + renewal_routes() + audit_routes() + policy_check_routes())
+    register(app, admin_log_routes())
     install_gateway_config(app)
     freeze_openapi(app)
     return app

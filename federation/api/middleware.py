@@ -9,6 +9,7 @@ import time
 import uuid
 
 from aiohttp import web
+from cryptography import x509
 
 from federation.api.context import PRINCIPAL, context
 from federation.api.problem import ProblemError, problem_response
@@ -16,6 +17,8 @@ from federation.api.routing import Handler, route_for
 from federation.logs import request_id
 from federation.problems import InvalidInputError
 from federation.store.base import StoreUnavailableError
+from federation.tokens import Principal
+from trust.verify import SvidVerificationError, svid_spiffe_id
 
 log = logging.getLogger("meshfed.api")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -49,10 +52,24 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
                 "status": status,
                 "duration_ms": round(elapsed * 1000, 2),
                 "principal": who.name if who else None,
+                "source": caller_source(request, who),
                 "remote": request.remote,
             },
         )
         request_id.reset(token)
+
+
+def caller_source(request: web.Request, who: Principal | None) -> str | None:
+    """The caller's service identity: the SPIFFE ID of a verified mTLS peer, else the name
+    of the token it presented."""
+    ssl_object = request.get_extra_info("ssl_object")
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    if der:
+        try:
+            return str(svid_spiffe_id(x509.load_der_x509_certificate(der)))
+        except SvidVerificationError:
+            pass  # a peer certificate that is no SVID identifies no service
+    return who.name if who else None
 
 
 @web.middleware

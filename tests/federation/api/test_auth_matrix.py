@@ -75,9 +75,11 @@ def expected_refusal(route: Route, caller: Role | str) -> int | None:
 
 
 async def call(api: Api, route: Route, caller: Role | str) -> tuple[int, str]:
-    kwargs: dict[str, object] = {"json": {}} if route.body is not None else {}
     async with api.session.request(
-        route.method, api.url(concrete_path(route)), headers=headers_for(api, caller), **kwargs
+        route.method,
+        api.url(concrete_path(route)),
+        headers=headers_for(api, caller),
+        json={} if route.body is not None else None,
     ) as response:
         return response.status, await response.text()
 
