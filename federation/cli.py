@@ -126,6 +126,24 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    import os
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+
+    from federation.status_command import StatusCommandError, fetch_status, render
+
+    token = args.token or os.environ.get("MESHFED_TOKEN")
+    try:
+        report = asyncio.run(fetch_status(args.server, token))
+    except StatusCommandError as exc:
+        print(f"meshfed status: {exc}", file=sys.stderr)
+        return 1
+    Console(width=None if sys.stdout.isatty() else 160).print(render(report, datetime.now(UTC)))
+    return 0
+
+
 def cmd_gateway(args: argparse.Namespace) -> int:
     from federation.gateway.command import main as run_gateway
 
@@ -245,6 +263,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--token", help="API token for --server (default: env MESHFED_TOKEN)")
     sub.add_argument("-o", "--output", choices=["table", "json"], default="table")
     sub.add_argument("--explain", action="store_true", help="say why each level and share")
+
+    sub = command(
+        "status",
+        "one screen of a running federation: clusters, services, providers, trust",
+        "MESHFED_TOKEN=... meshfed status --server http://127.0.0.1:8470",
+        cmd_status,
+    )
+    sub.add_argument("--server", required=True, metavar="URL", help="a running meshfed's API")
+    sub.add_argument("--token", help="API token (default: env MESHFED_TOKEN)")
 
     sub = command(
         "gateway",

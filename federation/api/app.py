@@ -19,6 +19,7 @@ from federation.api.routing import register
 from federation.api.svid_renewal import renewal_routes
 from federation.api.system import freeze_openapi, system_routes
 from federation.api.trust import trust_routes
+from federation.api.ui import install_ui, ui_routes
 
 MAX_BODY = 1024 * 1024
 
@@ -32,6 +33,8 @@ def build_app(ctx: ApiContext) -> web.Application:
     register(app, resolve_routes() + outlier_routes())
     register(app, trust_routes() + renewal_routes() + audit_routes() + policy_check_routes())
     register(app, admin_log_routes())
+    register(app, ui_routes())
     install_gateway_config(app)
+    install_ui(app)
     freeze_openapi(app)
     return app

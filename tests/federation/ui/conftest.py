@@ -1,0 +1,116 @@
+"""A real meshfed with three clusters and static endpoints, on its own event loop in a thread:
+the browser and the CLI call it synchronously, and must not block the loop that serves them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from federation.model import Role
+from federation.service import running_service
+from tests.federation.api.conftest import CONFIG, TOKENS, api_config
+
+START_TIMEOUT_S = 20.0
+
+# Fixed static health, so active checks never move the counts; outlier reports are what the
+# tests use to take endpoints out.
+FEDERATION = CONFIG.replace(
+    "routing: {mode: failover, failover: [aws-use1, gcp-euw1]}",
+    "routing: {mode: failover, failover: [aws-use1, gcp-euw1]}\n"
+    "    outlier_detection: {consecutive_5xx: 1, max_ejection_percent: 100}",
+) + "".join(
+    [
+        "providers:\n  - name: local\n    kind: static\n    endpoints:\n",
+        *(
+            f"      - {{cluster: {cluster}, service: payments.prod, address: 127.0.0.{i},"
+            f" port: 9443, health: healthy}}\n"
+            for i, cluster in enumerate(
+                ["aws-use1", "aws-use1", "gcp-euw1", "gcp-euw1", "azure-weu"], start=10
+            )
+        ),
+    ]
+)
+ENDPOINTS = 5
+
+
+@dataclass
+class ServerThread:
+    url: str = ""
+    _ready: threading.Event = field(default_factory=threading.Event)
+    _loop: asyncio.AbstractEventLoop | None = None
+    _stop: asyncio.Event | None = None
+    _thread: threading.Thread | None = None
+    _error: BaseException | None = None
+
+    def __enter__(self) -> ServerThread:
+        self._thread = threading.Thread(target=self._run, name="meshfed-ui", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(START_TIMEOUT_S):
+            raise TimeoutError(f"meshfed did not start within {START_TIMEOUT_S}s")
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(START_TIMEOUT_S)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as error:
+            self._error = error
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        async with running_service(api_config(FEDERATION)) as running:
+            self.url = running.url
+            self._ready.set()
+            await self._stop.wait()
+
+    def call(
+        self, method: str, path: str, body: dict[str, Any] | None = None, role: Role = Role.ADMIN
+    ) -> Any:
+        request = urllib.request.Request(
+            self.url + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {TOKENS[role]}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def eject(self, address: str) -> None:
+        """Report a 5xx for an endpoint; with consecutive_5xx 1 it is ejected at once."""
+        report = {"service": "payments.prod", "endpoint": address, "outcome": "5xx"}
+        result = self.call("POST", "/v1/outliers", report, Role.OPERATOR)
+        assert [e["endpoint"] for e in result["ejected"]] == [address], result
+
+
+def wait_for_endpoints(server: ServerThread, count: int, within_s: float = 10.0) -> None:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        clusters = server.call("GET", "/v1/ui/summary", role=Role.VIEWER)["clusters"]
+        if sum(c["total"] for c in clusters) == count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"discovery did not publish {count} endpoints within {within_s} s")
+
+
+@pytest.fixture
+def server() -> Iterator[ServerThread]:
+    with ServerThread() as running:
+        wait_for_endpoints(running, ENDPOINTS)
+        yield running
