@@ -9,6 +9,8 @@ import time
 from contextvars import ContextVar
 from typing import Any
 
+from opentelemetry import trace
+
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
@@ -26,6 +28,10 @@ class JsonFormatter(logging.Formatter):
         rid = request_id.get()
         if rid is not None:
             entry["request_id"] = rid
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            # The same id the trace backend shows, so a log line leads to its trace.
+            entry["trace_id"] = trace.format_trace_id(span.trace_id)
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value

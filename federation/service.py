@@ -35,6 +35,7 @@ from federation.routing.outliers import OutlierService
 from federation.routing.resolver import Resolver
 from federation.store import open_store
 from federation.tokens import TokenRegistry
+from federation.tracing import install_tracing, traced_providers, tracing_from_env
 from federation.trust.runtime import running_trust
 from geo import GeoIPDatabase, RegionCatalog
 
@@ -62,6 +63,7 @@ async def running_service(
     config: MeshfedConfig, *, store_url: str | None = None, listen: str | None = None
 ) -> AsyncIterator[Running]:
     """Start everything the config describes; stop it all, draining requests, on exit."""
+    tracing = tracing_from_env(os.environ)
     store = open_store(store_url or config.store)
     try:
         metrics = Metrics()
@@ -85,8 +87,9 @@ async def running_service(
             ttl=discovery_lease_ttl(os.environ),
         )
         registry.fence = lambda: leadership.fence
+        scheduled = scheduled_providers(config.providers, config.clusters)
         discovery = DiscoveryLoop(
-            scheduled_providers(config.providers, config.clusters),
+            traced_providers(scheduled, tracing) if tracing else scheduled,
             registry,
             metrics,
             is_leader=lambda: leadership.current is not None,
@@ -100,8 +103,11 @@ async def running_service(
         member = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         health = HealthService(store, routing, Membership(store, member), metrics)
         host, _, port = (listen or config.api.listen).rpartition(":")
+        app = build_app(ctx)
+        if tracing is not None:
+            install_tracing(app, tracing)
         runner = web.AppRunner(
-            build_app(ctx),
+            app,
             shutdown_timeout=config.api.drain_timeout.total_seconds(),
             access_log=None,
             handle_signals=False,
@@ -142,6 +148,8 @@ async def running_service(
                 geoip.close()
     finally:
         await store.close()
+        if tracing is not None:
+            await asyncio.to_thread(tracing.shutdown)
 
 
 async def _open_geoip(config: MeshfedConfig) -> GeoIPDatabase | None:
