@@ -53,10 +53,14 @@ async def fetch_status(server: str, token: str | None) -> StatusReport:
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
     headers = {"Authorization": f"Bearer {token}"}
     async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
-        async with asyncio.TaskGroup() as group:
-            summary = group.create_task(_get(session, server, "/v1/ui/summary"))
-            services = group.create_task(_get(session, server, "/v1/services"))
-            providers = group.create_task(_get(session, server, "/v1/providers"))
+        try:
+            async with asyncio.TaskGroup() as group:
+                summary = group.create_task(_get(session, server, "/v1/ui/summary"))
+                services = group.create_task(_get(session, server, "/v1/services"))
+                providers = group.create_task(_get(session, server, "/v1/providers"))
+        except* StatusCommandError as failed:
+            # All three asked the same server: one message says what is wrong.
+            raise failed.exceptions[0] from None
         trust = None
         if summary.result()["trust_initialized"]:
             trust = await _get(session, server, "/v1/trust/status")

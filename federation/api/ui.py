@@ -3,7 +3,6 @@ no other endpoint gives (each cluster's place on the map and its healthy/total e
 
 from __future__ import annotations
 
-import mimetypes
 import time
 from importlib import resources
 
@@ -18,8 +17,14 @@ from federation.routing.inputs import combined
 from federation.routing.live import LiveRouting
 from geo import UnknownRegionError
 
-# Only these names are served, so a request can never walk out of the package folder.
-ASSETS = ("index.html", "dashboard.js", "dashboard.css", "favicon.svg")
+# Only these names are served, so a request can never walk out of the package folder. Types
+# are fixed here rather than guessed from the host's mime.types, which differ between systems.
+ASSETS = {
+    "index.html": "text/html",
+    "dashboard.js": "text/javascript",  # RFC 9239
+    "dashboard.css": "text/css",
+    "favicon.svg": "image/svg+xml",
+}
 # The page loads nothing from elsewhere: no CDN, fonts or tiles, only this origin.
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -99,10 +104,9 @@ async def summary(request: web.Request) -> web.Response:
 
 def _asset(name: str) -> web.Response:
     body = resources.files("federation.ui").joinpath(name).read_bytes()
-    kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return web.Response(
         body=body,
-        content_type=kind,
+        content_type=ASSETS[name],
         charset="utf-8",
         headers={
             "Content-Security-Policy": _CSP,

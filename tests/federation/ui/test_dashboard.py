@@ -121,3 +121,22 @@ def test_dashboard_shows_three_clusters_and_an_ejection_within_two_seconds(
     browser.save_screenshot(str(ARTIFACTS / "dashboard.png"))
     print(f"ejection shown after {took:.2f}s")
     assert console_errors(browser) == []
+
+
+def test_viewer_dashboard_notes_the_audit_log_is_admin_only_without_console_errors(
+    browser: webdriver.Chrome, server: ServerThread
+) -> None:
+    console_errors(browser)
+    sign_in(browser, server, TOKENS[Role.VIEWER])
+    wait_for_text(browser, "#audit", "for admin tokens; this token's role is viewer", 5)
+    wait_for_text(browser, "#clusters tr[data-cluster='gcp-euw1'] .count", "2/2", 5)
+    assert console_errors(browser) == []
+
+
+def test_unknown_token_keeps_the_sign_in_form_with_the_reason(
+    browser: webdriver.Chrome, server: ServerThread
+) -> None:
+    sign_in(browser, server, "not-a-token-anyone-holds")
+    wait_for_text(browser, "#token-error", "not known to this server", 5)
+    assert browser.execute_script("return document.getElementById('board').hidden") is True
+    assert browser.execute_script("return sessionStorage.getItem('meshfed.token')") is None
