@@ -132,7 +132,7 @@ def _trust(trust: dict[str, Any] | None, now: datetime) -> Table | Text:
     table = Table(title="Trust", title_justify="left")
     for column in ("trust domain", "phase", "bundle", "root expires", "intermediate expires"):
         table.add_column(column)
-    for d in trust["own"]:
+    for d in trust["trust_domains"]:
         table.add_row(
             d["trust_domain"],
             d["phase"],

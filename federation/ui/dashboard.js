@@ -219,7 +219,7 @@ function renderProviders(body) {
 
 function renderTrust(body) {
   const items = [];
-  for (const d of body.own || []) {
+  for (const d of body.trust_domains || []) {
     const root = until(d.root_expires_at);
     const inter = until(d.intermediate_expires_at);
     items.push(el("div", { class: "level" },

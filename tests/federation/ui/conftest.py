@@ -10,13 +10,15 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from federation.model import Role
+from federation.model import MeshfedConfig, Role
 from federation.service import running_service
 from tests.federation.api.conftest import CONFIG, TOKENS, api_config
+from tests.federation.trust.conftest import init_trust
 
 START_TIMEOUT_S = 20.0
 
@@ -43,6 +45,7 @@ ENDPOINTS = 5
 
 @dataclass
 class ServerThread:
+    config: MeshfedConfig = field(default_factory=lambda: api_config(FEDERATION))
     url: str = ""
     _ready: threading.Event = field(default_factory=threading.Event)
     _loop: asyncio.AbstractEventLoop | None = None
@@ -75,7 +78,7 @@ class ServerThread:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        async with running_service(api_config(FEDERATION)) as running:
+        async with running_service(self.config) as running:
             self.url = running.url
             self._ready.set()
             await self._stop.wait()
@@ -112,5 +115,16 @@ def wait_for_endpoints(server: ServerThread, count: int, within_s: float = 10.0)
 @pytest.fixture
 def server() -> Iterator[ServerThread]:
     with ServerThread() as running:
+        wait_for_endpoints(running, ENDPOINTS)
+        yield running
+
+
+@pytest.fixture
+def trusted_server(tmp_path: Path) -> Iterator[ServerThread]:
+    """The same federation on a sqlite store whose CA `meshfed trust init` has created."""
+    text = FEDERATION.replace("store: memory://", f"store: sqlite:///{tmp_path / 'state.db'}")
+    config = api_config(text + f"trust: {{kek_file: {tmp_path / 'kek'}}}\n")
+    asyncio.run(init_trust(config))
+    with ServerThread(config) as running:
         wait_for_endpoints(running, ENDPOINTS)
         yield running

@@ -140,3 +140,18 @@ def test_unknown_token_keeps_the_sign_in_form_with_the_reason(
     wait_for_text(browser, "#token-error", "not known to this server", 5)
     assert browser.execute_script("return document.getElementById('board').hidden") is True
     assert browser.execute_script("return sessionStorage.getItem('meshfed.token')") is None
+
+
+def test_dashboard_shows_ca_expiries_and_the_audit_tail_once_trust_is_initialized(
+    browser: webdriver.Chrome, trusted_server: ServerThread
+) -> None:
+    console_errors(browser)
+    sign_in(browser, trusted_server, TOKENS[Role.ADMIN])
+    wait_for_text(browser, "#trust", "acme.mesh", 5)
+    trust = text_of(browser, "#trust")
+    assert "Root CA expires" in trust and "Intermediate expires" in trust
+    wait_for_text(browser, "#audit table", "acme.mesh", 5)
+    wait_for_text(browser, "[data-share='aws-use1'] .num", "100%", 5)
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "dashboard-trust.png"))
+    assert console_errors(browser) == []

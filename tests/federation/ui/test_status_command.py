@@ -34,6 +34,17 @@ def test_status_shows_cluster_health_services_and_provider_sync(
     assert "no CA yet" in out
 
 
+def test_status_shows_the_ca_expiries_of_a_server_with_a_ca(
+    trusted_server: ServerThread, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = TOKENS[Role.VIEWER]
+    code, out, _ = run_status(capsys, "--server", trusted_server.url, "--token", token)
+    assert code == 0
+    row = next(line for line in out.splitlines() if "acme.mesh" in line)
+    assert "stable" in row and "#1" in row
+    assert row.count("(365d)") + row.count("(364d)") == 2
+
+
 def test_status_reads_the_token_from_the_environment(
     server: ServerThread, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -75,7 +86,7 @@ def test_status_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
 def test_trust_expiries_are_shown_per_domain_and_an_expired_one_says_so() -> None:
     now = datetime(2026, 6, 1, tzinfo=UTC)
     trust = {
-        "own": [
+        "trust_domains": [
             {
                 "trust_domain": "acme.mesh",
                 "phase": "stable",
