@@ -55,11 +55,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _print_problems(args.config, exc.problems)
         return 1
     from federation.leadership import LeaseTTLError
+    from federation.tracing import TracingConfigError
     from federation.trust.runtime import TrustStartupError
 
     try:
         asyncio.run(serve_until_signal(config, args.store))
-    except (TrustStartupError, LeaseTTLError) as exc:
+    except (TrustStartupError, LeaseTTLError, TracingConfigError) as exc:
         print(f"meshfed serve: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -7,8 +7,12 @@ import importlib
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -41,7 +45,7 @@ from federation.tracing import (
     tracing_from_env,
 )
 from providers.base import Snapshot
-from tests.federation.api.conftest import api_config
+from tests.federation.api.conftest import CONFIG, api_config
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
@@ -272,3 +276,20 @@ def otlp_installed() -> bool:
 def test_otlp_without_its_exporter_names_the_package_to_install() -> None:
     with pytest.raises(TracingConfigError, match="opentelemetry-exporter-otlp-proto-http"):
         tracing_from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"})
+
+
+def test_serve_refuses_an_unknown_exporter_and_says_which(tmp_path: Path) -> None:
+    config = tmp_path / "meshfed.yaml"
+    config.write_text(CONFIG)
+    environ = {**os.environ, "OTEL_TRACES_EXPORTER": "jaeger"}
+    environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "federation.cli", "serve", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "OTEL_TRACES_EXPORTER='jaeger' is not supported" in done.stderr
