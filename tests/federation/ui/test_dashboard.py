@@ -30,7 +30,6 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
-    "--window-size=1400,1000",
 ]
 
 
@@ -55,10 +54,23 @@ def browser() -> Iterator[webdriver.Chrome]:
             options.add_argument(flag)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         driver = webdriver.Chrome(options=options, service=Service(driver_path))
+        driver.set_window_size(1400, 1000)
         try:
             yield driver
         finally:
             driver.quit()
+
+
+def save_screenshot(driver: webdriver.Chrome, name: str) -> None:
+    """The whole page, not only the window: let the viewport take the page's height first."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    viewport = {"width": 1400, "height": int(size["height"]), "deviceScaleFactor": 1}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**viewport, "mobile": False})
+    try:
+        driver.save_screenshot(str(ARTIFACTS / name))
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 def console_errors(driver: webdriver.Chrome) -> list[dict[str, Any]]:
@@ -117,8 +129,7 @@ def test_dashboard_shows_three_clusters_and_an_ejection_within_two_seconds(
         "return document.querySelector(\"#points .point[data-cluster='aws-use1']\").classList"
         ".contains('bad')"
     )
-    ARTIFACTS.mkdir(exist_ok=True)
-    browser.save_screenshot(str(ARTIFACTS / "dashboard.png"))
+    save_screenshot(browser, "dashboard.png")
     print(f"ejection shown after {took:.2f}s")
     assert console_errors(browser) == []
 
@@ -152,6 +163,11 @@ def test_dashboard_shows_ca_expiries_and_the_audit_tail_once_trust_is_initialize
     assert "Root CA expires" in trust and "Intermediate expires" in trust
     wait_for_text(browser, "#audit table", "acme.mesh", 5)
     wait_for_text(browser, "[data-share='aws-use1'] .num", "100%", 5)
-    ARTIFACTS.mkdir(exist_ok=True)
-    browser.save_screenshot(str(ARTIFACTS / "dashboard-trust.png"))
+    trusted_server.eject("127.0.0.10:9443")
+    wait_for_text(browser, "#clusters tr[data-cluster='aws-use1'] .count", "1/2", 2)
+    assert browser.execute_script(
+        "return document.querySelector(\"#clusters tr[data-cluster='aws-use1'] .count\")"
+        ".classList.contains('warn')"
+    )
+    save_screenshot(browser, "dashboard-trust.png")
     assert console_errors(browser) == []
