@@ -25,12 +25,7 @@ from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
 
 from federation.api.app import build_app
 from federation.api.context import ApiContext
-from federation.audit_log import AuditLog
 from federation.logs import JsonFormatter
-from federation.metrics import Metrics
-from federation.resources import ConfigState
-from federation.store import open_store
-from federation.tokens import TokenRegistry
 from federation.tracing import (
     RouteErrorWindow,
     SamplingPolicy,
@@ -45,7 +40,8 @@ from federation.tracing import (
     tracing_from_env,
 )
 from providers.base import Snapshot
-from tests.federation.api.conftest import CONFIG, api_config
+from tests.federation.api.conftest import CONFIG
+from tests.federation.api.test_auth_matrix import bare_context
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
@@ -86,15 +82,7 @@ class TracedApi:
 
 @pytest.fixture
 async def traced() -> AsyncIterator[TracedApi]:
-    store = open_store("memory://")
-    metrics = Metrics()
-    ctx = ApiContext(
-        store=store,
-        config=ConfigState(store, api_config()),
-        tokens=TokenRegistry(store, []),
-        audit=AuditLog(store, metrics),
-        metrics=metrics,
-    )
+    ctx = bare_context()
     exporter = InMemorySpanExporter()
     clock = Clock()
     tracing = build_tracing(SimpleSpanProcessor(exporter), POLICY, clock)
@@ -111,7 +99,7 @@ async def traced() -> AsyncIterator[TracedApi]:
     finally:
         await runner.cleanup()
         tracing.shutdown()
-        await store.close()
+        await ctx.store.close()
 
 
 async def test_incoming_traceparent_is_continued_and_answered(traced: TracedApi) -> None:

@@ -6,15 +6,26 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
+import ssl
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import pytest
+from aiohttp import web
 
+from federation.api.app import build_app
 from federation.logs import JsonFormatter
 from federation.model import Role
-from tests.federation.api.conftest import Api
+from tests.federation.api.conftest import TOKENS, Api
+from tests.federation.api.test_auth_matrix import bare_context
+from tests.trust.conftest import ACME, bundle_of, issue_workload
+from trust.bundle import BundleSet
+from trust.ca import create_authority
+from trust.tls import client_context, server_context
 
 LOGGER = "meshfed.test-runtime-level"
+WEB_ID = f"spiffe://{ACME}/ns/web/sa/frontend"
 
 
 @pytest.fixture
@@ -116,3 +127,48 @@ async def test_log_level_is_for_admins_only(api: Api) -> None:
         "PUT", "/v1/admin/log-level", role=Role.OPERATOR, json={"level": "debug"}
     )
     assert status == 403
+
+
+@pytest.fixture
+async def mtls_api() -> AsyncIterator[tuple[str, ssl.SSLContext]]:
+    """The admin app behind mutual TLS with SVIDs, and a client context holding web's SVID."""
+    now = datetime.now(UTC)
+    ca = create_authority(ACME, now - timedelta(days=1))
+    bundles = BundleSet((bundle_of(ca),))
+    server = issue_workload(ca, f"spiffe://{ACME}/meshfed/api", now)
+    client = issue_workload(ca, WEB_ID, now)
+    ctx = bare_context()
+    runner = web.AppRunner(build_app(ctx), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(
+        runner,
+        "127.0.0.1",
+        0,
+        ssl_context=server_context(server.svid.chain_pem, server.private_key, bundles),
+    )
+    await site.start()
+    try:
+        yield (
+            f"https://127.0.0.1:{runner.addresses[0][1]}",
+            client_context(client.svid.chain_pem, client.private_key, bundles),
+        )
+    finally:
+        await runner.cleanup()
+        await ctx.store.close()
+
+
+async def test_an_mtls_caller_is_logged_by_its_spiffe_id(
+    mtls_api: tuple[str, ssl.SSLContext], api_log: io.StringIO
+) -> None:
+    url, client_tls = mtls_api
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        async with session.get(url + "/healthz", ssl=client_tls) as response:
+            assert response.status == 200
+        headers = {"Authorization": f"Bearer {TOKENS[Role.VIEWER]}"}
+        async with session.get(url + "/v1/services", ssl=client_tls, headers=headers) as response:
+            assert response.status == 200
+    lines = request_lines(api_log)
+    assert [(line["path"], line["principal"], line["source"]) for line in lines] == [
+        ("/healthz", None, WEB_ID),
+        ("/v1/services", "viewer-user", WEB_ID),
+    ]

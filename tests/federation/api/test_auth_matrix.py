@@ -29,17 +29,23 @@ PATH_VALUES = {"clusters": "aws-use1", "services": "payments.prod", "policies": 
 QUERY_VALUES = {"cluster": "aws-use1", "service": "payments.prod"}
 
 
-def route_table() -> list[Route]:
+def bare_context() -> ApiContext:
+    """What the API needs over a memory store, without the rest of ``serve``: for tests that
+    build the app themselves."""
     store = open_store("memory://")
     metrics = Metrics()
-    ctx = ApiContext(
+    config = api_config()
+    return ApiContext(
         store=store,
-        config=ConfigState(store, api_config()),
-        tokens=TokenRegistry(store, []),
+        config=ConfigState(store, config),
+        tokens=TokenRegistry(store, config.api.tokens),
         audit=AuditLog(store, metrics),
         metrics=metrics,
     )
-    return all_routes(build_app(ctx))
+
+
+def route_table() -> list[Route]:
+    return all_routes(build_app(bare_context()))
 
 
 def concrete_path(route: Route) -> str:
