@@ -6,6 +6,7 @@ import time
 from typing import Literal
 
 from aiohttp import web
+from opentelemetry import trace
 from pydantic import BaseModel
 
 from federation.api.context import context
@@ -118,6 +119,15 @@ async def resolve(request: web.Request) -> web.Response:
             outcome = "unknown_service"
             raise ProblemError(404, "Not found", str(exc)) from exc
         label, outcome = service, "ok" if body["pick"] is not None else "no_healthy"
+        # The request's server span (a no-op when tracing is off) says what was resolved.
+        trace.get_current_span().set_attributes(
+            {
+                "meshfed.service": service,
+                "meshfed.client.source": body["client"]["source"],
+                "meshfed.client.region": body["client"]["region"],
+                "meshfed.pick.cluster": body["pick"]["cluster"] if body["pick"] else "",
+            }
+        )
         return web.json_response(body)
     finally:
         ctx.metrics.resolve_requests.labels(label, outcome).inc()

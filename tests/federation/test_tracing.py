@@ -3,6 +3,7 @@ failing route and falls back when it recovers, discovery passes as spans, env co
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import io
 import json
@@ -26,6 +27,9 @@ from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
 from federation.api.app import build_app
 from federation.api.context import ApiContext
 from federation.logs import JsonFormatter
+from federation.model import Role
+from federation.routing.live import LiveRouting
+from federation.routing.resolver import Resolver
 from federation.tracing import (
     RouteErrorWindow,
     SamplingPolicy,
@@ -39,8 +43,9 @@ from federation.tracing import (
     install_tracing,
     tracing_from_env,
 )
+from geo import RegionCatalog
 from providers.base import Snapshot
-from tests.federation.api.conftest import CONFIG
+from tests.federation.api.conftest import CONFIG, TOKENS, api_config
 from tests.federation.api.test_auth_matrix import bare_context
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -83,6 +88,10 @@ class TracedApi:
 @pytest.fixture
 async def traced() -> AsyncIterator[TracedApi]:
     ctx = bare_context()
+    await ctx.config.seed(api_config())
+    routing = LiveRouting(ctx.store, await asyncio.to_thread(RegionCatalog.load))
+    await routing.load()
+    ctx.resolver = Resolver(routing, "aws:us-east-1")
     exporter = InMemorySpanExporter()
     clock = Clock()
     tracing = build_tracing(SimpleSpanProcessor(exporter), POLICY, clock)
@@ -113,6 +122,24 @@ async def test_incoming_traceparent_is_continued_and_answered(traced: TracedApi)
     assert span.parent is not None and format_span_id(span.parent.span_id) == PARENT_ID
     assert format_span_id(span.context.span_id) == span_id
     assert span.attributes is not None and span.attributes["http.response.status_code"] == 200
+
+
+async def test_resolve_span_says_what_was_resolved(traced: TracedApi) -> None:
+    headers = {
+        "traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01",
+        "Authorization": f"Bearer {TOKENS[Role.VIEWER]}",
+    }
+    query = "?service=payments.prod&client_region=gcp:europe-west1"
+    assert (await traced.get("/v1/resolve" + query, headers)).status == 200
+    [span] = traced.exporter.get_finished_spans()
+    assert span.name == "GET /v1/resolve"
+    assert span.attributes is not None
+    assert {k: v for k, v in span.attributes.items() if k.startswith("meshfed.")} == {
+        "meshfed.service": "payments.prod",
+        "meshfed.client.source": "region",
+        "meshfed.client.region": "gcp:europe-west1",
+        "meshfed.pick.cluster": "",
+    }
 
 
 async def test_unsampled_request_still_answers_a_trace_id(traced: TracedApi) -> None:
