@@ -276,8 +276,10 @@ async function refreshAudit(summary) {
 
 // -- the loop -------------------------------------------------------------------------------
 
+// The status region is announced to screen readers, so it changes only when the connection
+// does; the time of the last update, which changes every second, sits outside it.
 function setStatus(text, failing) {
-  $("status").textContent = text;
+  if ($("status").textContent !== text) $("status").textContent = text;
   $("status").classList.toggle("failing", failing);
 }
 
@@ -299,7 +301,8 @@ async function refresh() {
 async function tick() {
   try {
     await refresh();
-    setStatus(`Live · updated ${new Date().toLocaleTimeString()}`, false);
+    setStatus("Live", false);
+    $("updated").textContent = `· updated ${new Date().toLocaleTimeString()}`;
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       signOut("The token was refused; enter it again.");
@@ -324,6 +327,7 @@ function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
   showBoard(false);
   setStatus("Not signed in", false);
+  $("updated").textContent = "";
   const error = $("token-error");
   error.hidden = !message;
   error.textContent = message || "";

@@ -18,7 +18,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from federation.model import Role
 from tests.federation.api.conftest import TOKENS
-from tests.federation.ui.conftest import ServerThread
+from tests.federation.ui.conftest import ENDPOINTS, ServerThread, wait_for_endpoints
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 CLUSTERS = ["aws-use1", "azure-weu", "gcp-euw1"]
@@ -171,3 +171,17 @@ def test_dashboard_shows_ca_expiries_and_the_audit_tail_once_trust_is_initialize
     )
     save_screenshot(browser, "dashboard-trust.png")
     assert console_errors(browser) == []
+
+
+def test_a_server_that_stops_answering_turns_the_status_line_red(
+    browser: webdriver.Chrome,
+) -> None:
+    with ServerThread() as server:
+        wait_for_endpoints(server, ENDPOINTS)
+        sign_in(browser, server, TOKENS[Role.VIEWER])
+        wait_for_text(browser, "#status", "Live", 5)
+    wait_for_text(browser, "#status", "Update failed", 3)
+    assert browser.execute_script(
+        "return document.getElementById('status').classList.contains('failing')"
+    )
+    assert text_of(browser, "#clusters tr[data-cluster='aws-use1'] .count") == "2/2"
