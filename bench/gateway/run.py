@@ -1,0 +1,236 @@
+"""Gateway benchmark: one TLS backend reached directly and through nginx ``stream``
+(ssl_preread), HAProxy ``mode tcp`` (req.ssl_sni) and ``meshfed gateway --mode passthrough``,
+all with one worker on 127.0.0.1, measured side by side in one run. Prints one JSON object.
+
+Throughput on a 2-core machine is bound by the client and swings between runs; the proxy's CPU
+time per connection/request/MiB (user + sys of its process tree, from /proc) is the steady
+figure, so every measurement reports both."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import signal
+import ssl
+import sys
+import tempfile
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from bench.gateway import client, wrk
+from bench.gateway.cpu import tree_cpu_seconds
+from bench.gateway.install import MissingToolsError, ensure_tools
+from bench.gateway.peers import Peer, PeerStartError, start_all
+
+PATHS = ("direct", "nginx", "haproxy", "meshfed")
+WARMUP_SECONDS = 0.5
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    figures: dict[str, float | None]
+    proxy_cpu_s: float | None
+    backend_cpu_s: float
+    count: int
+
+
+def _measure(
+    proxy: Peer | None, backend: Peer, unit: str, action: Callable[[], tuple[int, dict[str, Any]]]
+) -> Measured:
+    proxy_before = tree_cpu_seconds(proxy.pid) if proxy else None
+    backend_before = tree_cpu_seconds(backend.pid)
+    count, figures = action()
+    proxy_cpu = (
+        None
+        if proxy is None or proxy_before is None
+        else tree_cpu_seconds(proxy.pid) - proxy_before
+    )
+    backend_cpu = tree_cpu_seconds(backend.pid) - backend_before
+    if count == 0:
+        raise BenchError(f"no {unit} completed: {figures}")
+    per = 1e6 / count
+    figures[f"proxy_cpu_us_per_{unit}"] = None if proxy_cpu is None else round(proxy_cpu * per, 1)
+    figures[f"backend_cpu_us_per_{unit}"] = round(backend_cpu * per, 1)
+    return Measured(figures, proxy_cpu, backend_cpu, count)
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def measure_path(
+    directory: Path,
+    port: int,
+    proxy: Peer | None,
+    backend: Peer,
+    context: ssl.SSLContext,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    warm = client.new_connections(port, context, 1, WARMUP_SECONDS)
+    if warm.count == 0:
+        raise BenchError(f"no request got through port {port} in {WARMUP_SECONDS}s of warm-up")
+
+    def new_connections() -> tuple[int, dict[str, Any]]:
+        run = client.new_connections(port, context, args.threads, args.seconds)
+        return run.count, {
+            "connections_per_s": round(run.rate, 1),
+            "p50_ms": _round(run.percentile_ms(50)),
+            "p99_ms": _round(run.percentile_ms(99)),
+            "errors": run.errors,
+        }
+
+    def keepalive() -> tuple[int, dict[str, Any]]:
+        result = wrk.keepalive(directory, port, args.connections, args.seconds)
+        return result.requests, {
+            "requests_per_s": round(result.rate, 1),
+            "p50_ms": _round(result.p50_ms, 3),
+            "p99_ms": _round(result.p99_ms, 3),
+            "errors": result.errors,
+        }
+
+    def transfer() -> tuple[int, dict[str, Any]]:
+        run = client.downloads(port, context, args.download_threads, args.seconds)
+        return run.count, {
+            "mib_per_s": round(run.rate, 1),
+            "p50_ms": _round(run.percentile_ms(50)),
+            "p99_ms": _round(run.percentile_ms(99)),
+            "errors": run.errors,
+        }
+
+    return {
+        "new_connections": _measure(proxy, backend, "connection", new_connections).figures,
+        "keepalive": _measure(proxy, backend, "request", keepalive).figures,
+        "transfer_1mib": _measure(proxy, backend, "mib", transfer).figures,
+    }
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else round(a / b, 3)
+
+
+def ratios(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    keys = {
+        "new_connections": ("connections_per_s", "proxy_cpu_us_per_connection"),
+        "keepalive": ("requests_per_s", "proxy_cpu_us_per_request"),
+        "transfer_1mib": ("mib_per_s", "proxy_cpu_us_per_mib"),
+    }
+    out: dict[str, Any] = {}
+    for peer in ("nginx", "haproxy"):
+        out[f"meshfed/{peer}"] = {
+            f"{kind}.{key}": _ratio(results["meshfed"][kind][key], results[peer][kind][key])
+            for kind, pair in keys.items()
+            for key in pair
+        }
+    out["meshfed/direct"] = {
+        "transfer_1mib.mib_per_s": _ratio(
+            results["meshfed"]["transfer_1mib"]["mib_per_s"],
+            results["direct"]["transfer_1mib"]["mib_per_s"],
+        )
+    }
+    return out
+
+
+def targets(ratio: dict[str, Any]) -> dict[str, Any]:
+    """The issue's targets, read on throughput as stated and on CPU per connection beside it."""
+    checks: dict[str, Any] = {}
+    for peer in ("nginx", "haproxy"):
+        rate = ratio[f"meshfed/{peer}"]["new_connections.connections_per_s"]
+        cpu = ratio[f"meshfed/{peer}"]["new_connections.proxy_cpu_us_per_connection"]
+        checks[f"new_connections_vs_{peer}"] = {
+            "target": ">= 1.0x",
+            "throughput_ratio": rate,
+            "met": rate is not None and rate >= 1.0,
+            "cpu_per_connection_ratio": cpu,
+        }
+    direct = ratio["meshfed/direct"]["transfer_1mib.mib_per_s"]
+    checks["transfer_1mib_vs_direct"] = {
+        "target": ">= 0.9x",
+        "throughput_ratio": direct,
+        "met": direct is not None and direct >= 0.9,
+    }
+    return checks
+
+
+def machine() -> dict[str, Any]:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.machine(),
+    )
+    return {
+        "cpu": model,
+        "cores": len(
+            [x for x in Path("/proc/cpuinfo").read_text().splitlines() if x.startswith("processor")]
+        ),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "openssl": ssl.OPENSSL_VERSION,
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    ensure_tools()
+    with tempfile.TemporaryDirectory(prefix="meshfed-bench-gw-") as tmp, ExitStack() as stack:
+        directory = Path(tmp)
+        backend, proxies = start_all(stack, directory)
+        context = client.client_context(directory / "backend.crt")
+        targets_by_name: dict[str, Peer | None] = {"direct": None}
+        targets_by_name.update({peer.name: peer for peer in proxies})
+        results = {
+            name: measure_path(
+                directory, proxy.port if proxy else backend.port, proxy, backend, context, args
+            )
+            for name, proxy in targets_by_name.items()
+        }
+    ratio = ratios(results)
+    return {
+        "benchmark": "gateway",
+        "machine": machine(),
+        "settings": {
+            "seconds_per_measurement": args.seconds,
+            "new_connection_threads": args.threads,
+            "wrk_connections": args.connections,
+            "download_threads": args.download_threads,
+            "workers_per_proxy": 1,
+        },
+        "paths": results,
+        "ratios": ratio,
+        "targets": targets(ratio),
+    }
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Turns SIGTERM into an exception so the ExitStack stops every process this run started.
+    raise SystemExit(128 + signum)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per measurement and path")
+    parser.add_argument("--threads", type=int, default=4, help="new-connection client threads")
+    parser.add_argument("--connections", type=int, default=16, help="wrk kept-alive connections")
+    parser.add_argument("--download-threads", type=int, default=2, help="1 MiB download threads")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        report = run(args)
+    except (MissingToolsError, PeerStartError, BenchError, wrk.WrkError) as exc:
+        print(f"bench.gateway: {exc}", file=sys.stderr)
+        sys.exit(1)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
