@@ -102,10 +102,12 @@ async def summary(request: web.Request) -> web.Response:
     return web.json_response(body.model_dump(mode="json"))
 
 
-def _asset(name: str) -> web.Response:
-    body = resources.files("federation.ui").joinpath(name).read_bytes()
+UI_FILES = web.AppKey("meshfed_ui_files", dict[str, bytes])
+
+
+def _asset(request: web.Request, name: str) -> web.Response:
     return web.Response(
-        body=body,
+        body=request.app[UI_FILES][name],
         content_type=ASSETS[name],
         charset="utf-8",
         headers={
@@ -117,14 +119,14 @@ def _asset(name: str) -> web.Response:
 
 
 async def page(request: web.Request) -> web.Response:
-    return _asset("index.html")
+    return _asset(request, "index.html")
 
 
 async def asset(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name not in ASSETS:
         raise ProblemError(404, "Not found", f"no dashboard file {name!r}; open /ui")
-    return _asset(name)
+    return _asset(request, name)
 
 
 async def to_page(request: web.Request) -> web.Response:
@@ -133,7 +135,10 @@ async def to_page(request: web.Request) -> web.Response:
 
 def install_ui(app: web.Application) -> None:
     """The page itself is public (it holds no data); every call it makes needs a token. It
-    stays out of the API route table, and so out of the OpenAPI document: it is not JSON."""
+    stays out of the API route table, and so out of the OpenAPI document: it is not JSON.
+    The files are read here, before serving starts, so no request reads the disk."""
+    package = resources.files("federation.ui")
+    app[UI_FILES] = {name: package.joinpath(name).read_bytes() for name in ASSETS}
     app.router.add_get("/ui", page)
     app.router.add_get("/ui/", to_page)
     app.router.add_get("/ui/{name}", asset)

@@ -7,7 +7,9 @@ const TOKEN_KEY = "meshfed.token";
 const AUDIT_TAIL = 15;
 const SVG = "http://www.w3.org/2000/svg";
 
-const state = { token: null, timer: null, auditSince: 0, audit: [], summary: null };
+// session: bumped on every sign-in and sign-out, so a poll still in flight from an earlier
+// session neither reports its outcome nor schedules another poll.
+const state = { token: null, timer: null, session: 0, auditSince: 0, audit: [] };
 
 function $(id) { return document.getElementById(id); }
 
@@ -285,7 +287,6 @@ function setStatus(text, failing) {
 
 async function refresh() {
   const summary = await api("/v1/ui/summary");
-  state.summary = summary;
   renderClusters(summary.clusters);
   syncOptions($("service"), summary.services);
   const regions = [...new Set(summary.clusters.map((c) => `${c.cloud}:${c.region}`))];
@@ -298,19 +299,21 @@ async function refresh() {
   if (failed) throw failed.reason;
 }
 
-async function tick() {
+async function tick(session) {
   try {
     await refresh();
+    if (session !== state.session) return;
     setStatus("Live", false);
     $("updated").textContent = `· updated ${new Date().toLocaleTimeString()}`;
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401) {
+    if (error instanceof ApiError && error.status === 401 && session === state.session) {
       signOut("The token was refused; enter it again.");
       return;
     }
+    if (session !== state.session) return;
     setStatus(`Update failed: ${error.message}`, true);
   }
-  if (state.token) state.timer = setTimeout(tick, POLL_MS);
+  if (session === state.session) state.timer = setTimeout(tick, POLL_MS, session);
 }
 
 function showBoard(visible) {
@@ -320,6 +323,7 @@ function showBoard(visible) {
 }
 
 function signOut(message) {
+  state.session += 1;
   clearTimeout(state.timer);
   state.token = null;
   state.audit = [];
@@ -346,7 +350,8 @@ async function signIn(token) {
   sessionStorage.setItem(TOKEN_KEY, token);
   $("token-error").hidden = true;
   showBoard(true);
-  tick();
+  state.session += 1;
+  tick(state.session);
 }
 
 document.addEventListener("DOMContentLoaded", () => {

@@ -141,6 +141,9 @@ def test_viewer_dashboard_notes_the_audit_log_is_admin_only_without_console_erro
     sign_in(browser, server, TOKENS[Role.VIEWER])
     wait_for_text(browser, "#audit", "for admin tokens; this token's role is viewer", 5)
     wait_for_text(browser, "#clusters tr[data-cluster='gcp-euw1'] .count", "2/2", 5)
+    browser.refresh()  # the token is entered once per tab: a reload stays signed in
+    wait_for_text(browser, "#clusters tr[data-cluster='gcp-euw1'] .count", "2/2", 5)
+    assert browser.execute_script("return document.getElementById('sign-in').hidden") is True
     assert console_errors(browser) == []
 
 
