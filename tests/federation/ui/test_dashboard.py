@@ -188,3 +188,11 @@ def test_a_server_that_stops_answering_turns_the_status_line_red(
         "return document.getElementById('status').classList.contains('failing')"
     )
     assert text_of(browser, "#clusters tr[data-cluster='aws-use1'] .count") == "2/2"
+
+
+def test_without_chromium_the_tests_fail_naming_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install chromium chromium-driver"):
+        chromium_paths()
