@@ -9,6 +9,7 @@ figure, so every measurement reports both."""
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import platform
 import signal
@@ -204,6 +205,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "wrk_connections": args.connections,
             "download_threads": args.download_threads,
             "workers_per_proxy": 1,
+            # meshfed gateway runs on uvloop when the interpreter can import it.
+            "meshfed_event_loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
         },
         "paths": results,
         "ratios": ratio,
