@@ -6,7 +6,9 @@ from aiohttp import web
 
 from federation.api.admin_log import admin_log_routes
 from federation.api.audit import audit_routes
+from federation.api.config_api import config_routes
 from federation.api.context import CONTEXT, ApiContext
+from federation.api.eds import eds_routes
 from federation.api.endpoints import endpoint_routes
 from federation.api.gateway_config import install_gateway_config
 from federation.api.middleware import authorization, problem_details, request_context
@@ -34,6 +36,7 @@ def build_app(ctx: ApiContext) -> web.Application:
     register(app, trust_routes() + renewal_routes() + audit_routes() + policy_check_routes())
     register(app, admin_log_routes())
     register(app, ui_routes())
+    register(app, config_routes() + eds_routes())
     install_gateway_config(app)
     install_ui(app)
     freeze_openapi(app)
