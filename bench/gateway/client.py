@@ -95,7 +95,8 @@ def _threads(
             results.append(outcome)
 
     started = time.monotonic()
-    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    # Daemon threads: on Ctrl-C the peers stop at once and the workers do not hold the exit.
+    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
     for thread in pool:
         thread.start()
     for thread in pool:

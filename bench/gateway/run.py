@@ -18,7 +18,6 @@ import sys
 import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -28,7 +27,6 @@ from bench.gateway.cpu import tree_cpu_seconds
 from bench.gateway.install import MissingToolsError, ensure_tools
 from bench.gateway.peers import Peer, PeerStartError, start_all
 
-PATHS = ("direct", "nginx", "haproxy", "meshfed")
 WARMUP_SECONDS = 0.5
 
 
@@ -36,32 +34,22 @@ class BenchError(RuntimeError):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class Measured:
-    figures: dict[str, float | None]
-    proxy_cpu_s: float | None
-    backend_cpu_s: float
-    count: int
-
-
 def _measure(
     proxy: Peer | None, backend: Peer, unit: str, action: Callable[[], tuple[int, dict[str, Any]]]
-) -> Measured:
-    proxy_before = tree_cpu_seconds(proxy.pid) if proxy else None
-    backend_before = tree_cpu_seconds(backend.pid)
+) -> dict[str, Any]:
+    """Runs ``action`` (units completed, figures) and adds each process's CPU µs per unit."""
+    peers = {"proxy": proxy, "backend": backend}
+    watched = {role: peer for role, peer in peers.items() if peer is not None}
+    before = {role: tree_cpu_seconds(peer.pid) for role, peer in watched.items()}
     count, figures = action()
-    proxy_cpu = (
-        None
-        if proxy is None or proxy_before is None
-        else tree_cpu_seconds(proxy.pid) - proxy_before
-    )
-    backend_cpu = tree_cpu_seconds(backend.pid) - backend_before
     if count == 0:
         raise BenchError(f"no {unit} completed: {figures}")
-    per = 1e6 / count
-    figures[f"proxy_cpu_us_per_{unit}"] = None if proxy_cpu is None else round(proxy_cpu * per, 1)
-    figures[f"backend_cpu_us_per_{unit}"] = round(backend_cpu * per, 1)
-    return Measured(figures, proxy_cpu, backend_cpu, count)
+    for role in peers:
+        used = tree_cpu_seconds(watched[role].pid) - before[role] if role in watched else None
+        figures[f"{role}_cpu_us_per_{unit}"] = (
+            None if used is None else round(used * 1e6 / count, 1)
+        )
+    return figures
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
@@ -69,6 +57,7 @@ def _round(value: float | None, digits: int = 2) -> float | None:
 
 
 def measure_path(
+    name: str,
     directory: Path,
     port: int,
     proxy: Peer | None,
@@ -78,7 +67,12 @@ def measure_path(
 ) -> dict[str, Any]:
     warm = client.new_connections(port, context, 1, WARMUP_SECONDS)
     if warm.count == 0:
-        raise BenchError(f"no request got through port {port} in {WARMUP_SECONDS}s of warm-up")
+        # The temp dir goes with the run, so the processes' last log lines travel in the error.
+        tail = (directory / "peers.log").read_text(errors="replace").splitlines()[-5:]
+        raise BenchError(
+            f"no request got through the {name} path (127.0.0.1:{port}) in {WARMUP_SECONDS}s "
+            f"of warm-up; last log lines:\n" + "\n".join(tail)
+        )
 
     def new_connections() -> tuple[int, dict[str, Any]]:
         run = client.new_connections(port, context, args.threads, args.seconds)
@@ -108,9 +102,9 @@ def measure_path(
         }
 
     return {
-        "new_connections": _measure(proxy, backend, "connection", new_connections).figures,
-        "keepalive": _measure(proxy, backend, "request", keepalive).figures,
-        "transfer_1mib": _measure(proxy, backend, "mib", transfer).figures,
+        "new_connections": _measure(proxy, backend, "connection", new_connections),
+        "keepalive": _measure(proxy, backend, "request", keepalive),
+        "transfer_1mib": _measure(proxy, backend, "mib", transfer),
     }
 
 
@@ -187,13 +181,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         directory = Path(tmp)
         backend, proxies = start_all(stack, directory)
         context = client.client_context(directory / "backend.crt")
-        targets_by_name: dict[str, Peer | None] = {"direct": None}
-        targets_by_name.update({peer.name: peer for peer in proxies})
+        paths: dict[str, Peer | None] = {"direct": None}
+        paths.update({peer.name: peer for peer in proxies})
         results = {
             name: measure_path(
-                directory, proxy.port if proxy else backend.port, proxy, backend, context, args
+                name,
+                directory,
+                proxy.port if proxy else backend.port,
+                proxy,
+                backend,
+                context,
+                args,
             )
-            for name, proxy in targets_by_name.items()
+            for name, proxy in paths.items()
         }
     ratio = ratios(results)
     return {
@@ -232,6 +232,9 @@ def main() -> None:
     except (MissingToolsError, PeerStartError, BenchError, wrk.WrkError) as exc:
         print(f"bench.gateway: {exc}", file=sys.stderr)
         sys.exit(1)
+    except KeyboardInterrupt:
+        print("bench.gateway: interrupted; every process it started is stopped", file=sys.stderr)
+        sys.exit(130)
     print(json.dumps(report, indent=2))
 
 
