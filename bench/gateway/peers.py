@@ -194,12 +194,18 @@ services:
     return path
 
 
+def log_tail(log: Path, lines: int = 5) -> str:
+    """The last lines of the processes' log; the temp dir holding it goes with the run."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
 def _wait_listening(process: subprocess.Popen[bytes], port: int, what: str, log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise PeerStartError(
-                f"{what} exited with {process.returncode} while starting; see {log}"
+                f"{what} exited with {process.returncode} while starting:\n{log_tail(log)}"
             )
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -207,7 +213,7 @@ def _wait_listening(process: subprocess.Popen[bytes], port: int, what: str, log:
         except OSError:
             time.sleep(0.05)
     raise PeerStartError(
-        f"{what} did not listen on 127.0.0.1:{port} in {START_TIMEOUT}s; see {log}"
+        f"{what} did not listen on 127.0.0.1:{port} in {START_TIMEOUT}s:\n{log_tail(log)}"
     )
 
 

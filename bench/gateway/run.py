@@ -25,7 +25,7 @@ from typing import Any
 from bench.gateway import client, wrk
 from bench.gateway.cpu import tree_cpu_seconds
 from bench.gateway.install import MissingToolsError, ensure_tools
-from bench.gateway.peers import Peer, PeerStartError, start_all
+from bench.gateway.peers import Peer, PeerStartError, log_tail, start_all
 
 WARMUP_SECONDS = 0.5
 
@@ -67,11 +67,9 @@ def measure_path(
 ) -> dict[str, Any]:
     warm = client.new_connections(port, context, 1, WARMUP_SECONDS)
     if warm.count == 0:
-        # The temp dir goes with the run, so the processes' last log lines travel in the error.
-        tail = (directory / "peers.log").read_text(errors="replace").splitlines()[-5:]
         raise BenchError(
             f"no request got through the {name} path (127.0.0.1:{port}) in {WARMUP_SECONDS}s "
-            f"of warm-up; last log lines:\n" + "\n".join(tail)
+            f"of warm-up; last log lines:\n{log_tail(directory / 'peers.log')}"
         )
 
     def new_connections() -> tuple[int, dict[str, Any]]:
