@@ -16,9 +16,10 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from federation.lab.lab import CALLER, CLUSTERS, FAILOVER, SERVICE, Lab, running_lab
 from federation.lab.measure import FailoverTiming, TrafficWindow, failover_timing, window
@@ -70,8 +71,9 @@ async def _show(
     """Run the three phases while showing the traffic; the failover timing of the kill."""
     notes: list[str] = []
 
-    def render() -> Table:
-        return _traffic_table(window(client.records, _served_by(), time.monotonic(), 1.0), notes)
+    def render() -> Group:
+        traffic = window(client.records, _served_by(), time.monotonic(), 1.0)
+        return Group(_traffic_table(traffic), Text("\n".join(notes[-4:]), style="italic"))
 
     async def phases(say: Callable[[str], None]) -> FailoverTiming | None:
         say(f"steady: {LEVEL_0} (level 0) serves")
@@ -124,13 +126,9 @@ def _served_by() -> list[str]:
     return [cluster.name for cluster in CLUSTERS if cluster.serves == SERVICE]
 
 
-def _traffic_table(traffic: TrafficWindow, notes: list[str]) -> Table:
+def _traffic_table(traffic: TrafficWindow) -> Table:
     table = Table(
-        "cluster",
-        "requests/s",
-        "share",
-        title=f"where {SERVICE} traffic goes (last second)",
-        caption=" · ".join(notes[-3:]),
+        "cluster", "requests/s", "share", title=f"where {SERVICE} traffic goes (last second)"
     )
     for row in traffic.clusters:
         bar = "█" * round(row.share_percent / 5)
