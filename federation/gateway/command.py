@@ -23,6 +23,7 @@ from federation.gateway.access_log import AccessLog
 from federation.gateway.control_plane import ControlPlane, follow_routes
 from federation.gateway.events import ConnectionEvent
 from federation.gateway.governance import Governance, TrafficPolicy
+from federation.gateway.identity import SvidUnavailableError, identity_from_server
 from federation.gateway.live_routes import LiveRouteTable
 from federation.gateway.metrics import GatewayMetrics, metrics_app
 from federation.gateway.mtls import MtlsTerminator, SvidFilesError, load_terminator
@@ -66,6 +67,7 @@ class GatewayOptions:
     hello_timeout: float = 10.0
     access_log: str = "-"
     terminator: MtlsTerminator | None = None  # mtls mode
+    svid_from_server: bool = False  # mtls mode with its SVID issued and renewed by --server
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +124,9 @@ def options_from_args(args: argparse.Namespace, config: MeshfedConfig) -> Gatewa
         hello_timeout=seconds("--hello-timeout", args.hello_timeout),
         access_log=args.access_log,
         terminator=terminator_from_args(args, config),
+        svid_from_server=args.mode == "mtls"
+        and bool(args.server)
+        and not any((args.svid_cert, args.svid_key, args.bundle)),
     )
 
 
@@ -133,10 +138,13 @@ def terminator_from_args(args: argparse.Namespace, config: MeshfedConfig) -> Mtl
                 "--svid-cert, --svid-key and the bundle flags need --mode mtls; add it or drop them"
             )
         return None
+    if args.server and not any(mtls_flags) and not args.federated_bundle:
+        return None  # the control plane issues the SVID and its bundle, and renews it
     if not all(mtls_flags):
         raise GatewayOptionsError(
             "--mode mtls needs --svid-cert, --svid-key and --bundle (the PEM roots of "
-            f"{config.federation.trust_domain}); add the missing ones"
+            f"{config.federation.trust_domain}), or --server alone to be issued an SVID; "
+            "add the missing ones"
         )
     bundles = {config.federation.trust_domain: args.bundle}
     for entry in args.federated_bundle:
@@ -187,6 +195,9 @@ async def running_gateway(options: GatewayOptions) -> AsyncIterator[RunningGatew
     async with AsyncExitStack() as stack:
         access_log = stack.enter_context(AccessLog(options.access_log))
         hooks: list[EventHook] = [metrics.observe, access_log.observe]
+        terminator = options.terminator
+        if options.svid_from_server:
+            terminator = await _identity_from_server(stack, options)
         if options.server is None:
             metrics.route_updates.labels("static").inc()
         else:
@@ -196,7 +207,7 @@ async def running_gateway(options: GatewayOptions) -> AsyncIterator[RunningGatew
             hello_timeout=options.hello_timeout,
             on_event=fan_out(*hooks),
             governance=_governance(options, routes),
-            terminator=options.terminator,
+            terminator=terminator,
         )
         address = await gateway.start(*options.listen)
         stack.push_async_callback(gateway.stop, options.drain_timeout)
@@ -212,11 +223,27 @@ async def running_gateway(options: GatewayOptions) -> AsyncIterator[RunningGatew
                 else None,
                 "cluster": options.cluster,
                 "routes": "control plane" if options.server else "static",
-                "mode": "passthrough" if options.terminator is None else "mtls",
+                "mode": "passthrough" if terminator is None else "mtls",
             },
         )
         yield RunningGateway(address, metrics_address, gateway, routes, metrics)
         log.info("draining", extra={"timeout_s": options.drain_timeout})
+
+
+async def _identity_from_server(stack: AsyncExitStack, options: GatewayOptions) -> MtlsTerminator:
+    assert options.server is not None
+    config = options.config
+    return await identity_from_server(
+        stack,
+        server=options.server,
+        token=options.token or "",
+        trust_domain=config.federation.trust_domain,
+        cluster=options.cluster,
+        key_type=config.trust.key_type,
+        policies=policies_in_force(config),
+        default_action=config.authorization.default_action,
+        handshake_timeout=options.hello_timeout,
+    )
 
 
 def _governance(options: GatewayOptions, routes: LiveRouteTable) -> Governance:
@@ -317,5 +344,9 @@ def main(args: argparse.Namespace) -> int:
     except (GatewayOptionsError, RateLimitError, UnknownClusterError, SvidFilesError) as error:
         print(f"meshfed gateway: {error}", file=sys.stderr)
         return 2
-    run(options)
+    try:
+        run(options)
+    except SvidUnavailableError as error:
+        print(f"meshfed gateway: {error}", file=sys.stderr)
+        return 2
     return 0
