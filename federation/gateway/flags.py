@@ -10,7 +10,9 @@ def add_gateway_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cluster", required=True, help="the cluster this gateway runs in")
     parser.add_argument("--listen", required=True, help="HOST:PORT for TLS traffic (15443)")
     parser.add_argument("--mode", choices=["passthrough", "mtls"], default="passthrough")
-    parser.add_argument("--server", help="meshfed API URL: routes by long-poll, outlier reports")
+    parser.add_argument(
+        "--server", help="meshfed API URL: routes by long-poll, outlier reports; mtls: the SVID"
+    )
     parser.add_argument("--token", help="API token (default: env MESHFED_TOKEN)")
     parser.add_argument("--metrics-listen", help="HOST:PORT serving Prometheus /metrics")
     parser.add_argument(
