@@ -35,7 +35,17 @@ LEVEL_0, LEVEL_1 = FAILOVER
 async def run_demo(duration: float) -> int:
     """``duration``: seconds of traffic shown, split over steady, failed over and recovered."""
     console = Console(highlight=False, soft_wrap=True)
-    phase = max(_MIN_PHASE_S, duration / 3)
+    try:
+        await _run(console, max(_MIN_PHASE_S, duration / 3))
+    except asyncio.CancelledError:
+        # Ctrl-C: the lab has stopped everything by the time the cancellation gets here.
+        console.print("demo interrupted; everything it started is gone")
+        return 130
+    console.print("demo stopped; everything it started is gone")
+    return 0
+
+
+async def _run(console: Console, phase: float) -> None:
     with tempfile.TemporaryDirectory(prefix="meshfed-demo-") as workdir:
         console.print("[bold]meshfed demo[/] starting a control plane, 3 gateways, 3 services…")
         async with running_lab(Path(workdir)) as lab:
@@ -48,8 +58,6 @@ async def run_demo(duration: float) -> int:
                 finally:
                     traffic.cancel()
         _conclude(console, timing, client)
-    console.print("demo stopped; everything it started is gone")
-    return 0
 
 
 def _introduce(console: Console, lab: Lab) -> None:
