@@ -158,6 +158,7 @@ class ConfigState:
     async def seed(self, config: MeshfedConfig) -> bool:
         """Apply the file's objects when the file's set of objects changed since the last seed;
         objects created through the API survive. Returns True when anything was written."""
+        await self.recover()  # a replace that a crash cut short is undone before anything else
         file_objects = {
             section: [o.model_dump(mode="json", by_alias=True) for o in getattr(config, section)]
             for section in KINDS
