@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from federation.metrics import Metrics
-from federation.store.base import Lease, Store, StoreUnavailableError
+from federation.store.base import ConflictError, Store, StoreUnavailableError
 from trust.audit import AuditProblem, AuditRecord, chain_record, verify_chain
 
 LOG = "audit"
-# Replicas sharing a store append to one chain: each append holds this lease, so no two
-# writers chain off the same record. The TTL bounds how long a crashed writer blocks others.
-APPEND_LEASE = "audit-append"
-APPEND_LEASE_TTL = 10.0
-_LEASE_POLL_SECONDS = 0.005
+# Appends race only when replicas share a store; each lost race costs one re-read.
+MAX_APPEND_ATTEMPTS = 50
 
 
 class AuditBusyError(StoreUnavailableError):
-    """Another writer held the audit append lease for longer than its TTL."""
+    """Other writers kept winning the race to append for too many attempts in a row."""
 
 
 class AuditLog:
@@ -31,7 +26,6 @@ class AuditLog:
         self._metrics = metrics
         # Appends chain off the previous record: one at a time in this process.
         self._lock = asyncio.Lock()
-        self._holder = f"audit:{uuid.uuid4().hex}"
         self._last: AuditRecord | None = None
         self._seen = 0  # log seq of self._last
 
@@ -39,23 +33,29 @@ class AuditLog:
         self, *, actor: str, action: str, target: str, detail: dict[str, Any]
     ) -> AuditRecord:
         async with self._lock:
-            lease = await self._acquire_append_lease()
-            try:
-                # Well inside the lease TTL, so the lease cannot lapse while we append.
-                async with asyncio.timeout(APPEND_LEASE_TTL / 2):
-                    previous = await self._catch_up()
-                    entry = chain_record(
-                        previous,
-                        time=datetime.now(UTC),
-                        actor=actor,
-                        action=action,
-                        target=target,
-                        detail=detail,
-                    )
-                    appended = await self._store.append(LOG, _encode(entry))
+            for _ in range(MAX_APPEND_ATTEMPTS):
+                previous = await self._catch_up()
+                entry = chain_record(
+                    previous,
+                    time=datetime.now(UTC),
+                    actor=actor,
+                    action=action,
+                    target=target,
+                    detail=detail,
+                )
+                # Only onto the record it chains from: a replica that appended meanwhile makes
+                # this a conflict, and the next attempt chains off that replica's record.
+                try:
+                    appended = await self._store.append(LOG, _encode(entry), expect_seq=self._seen)
+                except ConflictError:
+                    continue
                 self._last, self._seen = entry, appended.seq
-            finally:
-                await asyncio.shield(self._store.release_lease(lease))
+                break
+            else:
+                raise AuditBusyError(
+                    f"{MAX_APPEND_ATTEMPTS} appends to the audit log lost to other writers in a "
+                    "row: retry the change"
+                )
         self._metrics.audit_records.labels(action).inc()
         return entry
 
@@ -73,19 +73,6 @@ class AuditLog:
             records += [_decode(e.data) for e in batch]
             after = batch[-1].seq
         return verify_chain(records)
-
-    async def _acquire_append_lease(self) -> Lease:
-        deadline = time.monotonic() + APPEND_LEASE_TTL + 1
-        while (
-            lease := await self._store.acquire_lease(APPEND_LEASE, self._holder, APPEND_LEASE_TTL)
-        ) is None:
-            if time.monotonic() > deadline:
-                raise AuditBusyError(
-                    f"audit lease {APPEND_LEASE!r} stayed held by another writer for over "
-                    f"{APPEND_LEASE_TTL:.0f}s: check for a stuck replica, then retry the change"
-                )
-            await asyncio.sleep(_LEASE_POLL_SECONDS)
-        return lease
 
     async def _catch_up(self) -> AuditRecord | None:
         """The newest record, reading only what other writers appended since the last call."""

@@ -111,7 +111,10 @@ class Store(Protocol):
         revision order, first the ones already recorded, then live ones as they happen."""
         ...
 
-    async def append(self, log: str, data: bytes) -> LogEntry: ...
+    async def append(self, log: str, data: bytes, *, expect_seq: int | None = None) -> LogEntry:
+        """Add an entry at the end of ``log``. With ``expect_seq``, only while the log holds
+        exactly that many entries (else ConflictError, nothing written): a writer that
+        chains each entry to the one before can append without any lock."""
 
     async def read_log(self, log: str, *, after: int = 0, limit: int = 100) -> list[LogEntry]:
         """Entries with seq > ``after``, oldest first, at most ``limit``."""

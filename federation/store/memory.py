@@ -95,8 +95,10 @@ class MemoryStore:
         start = max(0, cursor + 1 - self._history[0].revision)
         return list(islice(self._history, start, start + _WATCH_BATCH))
 
-    async def append(self, log: str, data: bytes) -> LogEntry:
+    async def append(self, log: str, data: bytes, *, expect_seq: int | None = None) -> LogEntry:
         entries = self._logs.setdefault(log, [])
+        if expect_seq is not None and expect_seq != len(entries):
+            raise ConflictError(f"log {log}", expect_seq, len(entries))
         entries.append(bytes(data))
         return LogEntry(seq=len(entries), data=entries[-1])
 

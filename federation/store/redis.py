@@ -88,6 +88,7 @@ class RedisStore:
         self._list = client.register_script(redis_scripts.LIST)
         self._acquire = client.register_script(redis_scripts.ACQUIRE)
         self._release = client.register_script(redis_scripts.RELEASE)
+        self._append_at = client.register_script(redis_scripts.APPEND_AT)
 
     @classmethod
     def from_url(cls, url: str, *, where: str, **options: Any) -> RedisStore:
@@ -245,13 +246,21 @@ class RedisStore:
         _stream, entries = reply[0]
         return [_change_event(entry_id, fields) for entry_id, fields in entries]
 
-    async def append(self, log: str, data: bytes) -> LogEntry:
+    async def append(self, log: str, data: bytes, *, expect_seq: int | None = None) -> LogEntry:
         entry_data = bytes(data)
-        # RPUSH answers the list's new length, which is the entry's 1-based seq, atomically.
-        seq = await self._call(
-            f"append to log {log!r}", self._client.rpush(self._log_prefix + log, entry_data)
+        key = self._log_prefix + log
+        if expect_seq is None:
+            # RPUSH answers the list's new length, which is the entry's 1-based seq, atomically.
+            seq = await self._call(f"append to log {log!r}", self._client.rpush(key, entry_data))
+            return LogEntry(seq=int(seq), data=entry_data)
+        answer = await self._call(
+            f"append to log {log!r}",
+            self._append_at(keys=[key], args=[entry_data, expect_seq]),
         )
-        return LogEntry(seq=int(seq), data=entry_data)
+        seq, length = int(answer[0]), int(answer[1])
+        if seq < 0:
+            raise ConflictError(f"log {log}", expect_seq, length)
+        return LogEntry(seq=seq, data=entry_data)
 
     async def read_log(self, log: str, *, after: int = 0, limit: int = 100) -> list[LogEntry]:
         if limit <= 0:

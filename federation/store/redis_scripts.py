@@ -89,3 +89,13 @@ if lease[1] == ARGV[1] and tonumber(lease[2]) == tonumber(ARGV[2]) then
 end
 return 0
 """
+
+# KEYS: 1 log list. ARGV: 1 entry, 2 the length the log must have.
+# Answers {seq, length}: seq is -1 when the log had another length (nothing written).
+APPEND_AT = """
+local length = redis.call('LLEN', KEYS[1])
+if length ~= tonumber(ARGV[2]) then
+  return {-1, length}
+end
+return {redis.call('RPUSH', KEYS[1], ARGV[1]), length}
+"""

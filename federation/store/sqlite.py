@@ -243,7 +243,7 @@ class SqliteStore:
                 pass
         return batch
 
-    async def append(self, log: str, data: bytes) -> LogEntry:
+    async def append(self, log: str, data: bytes, *, expect_seq: int | None = None) -> LogEntry:
         entry_data = bytes(data)
 
         def job(conn: sqlite3.Connection) -> LogEntry:
@@ -251,6 +251,8 @@ class SqliteStore:
                 seq: int = conn.execute(
                     "SELECT coalesce(max(seq), 0) + 1 FROM logs WHERE log = ?", (log,)
                 ).fetchone()[0]
+                if expect_seq is not None and expect_seq != seq - 1:
+                    raise ConflictError(f"log {log}", expect_seq, seq - 1)
                 conn.execute(
                     "INSERT INTO logs (log, seq, data) VALUES (?, ?, ?)", (log, seq, entry_data)
                 )

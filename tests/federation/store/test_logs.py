@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from federation.store import LogEntry, Store
+import pytest
+
+from federation.store import ConflictError, LogEntry, Store
 
 
 async def test_append_numbers_each_log_from_one_without_gaps(store: Store) -> None:
@@ -35,3 +37,23 @@ async def test_concurrent_appends_get_distinct_gap_free_seqs(store: Store) -> No
 async def test_logs_are_independent_of_key_revisions(store: Store) -> None:
     await store.append("audit", b"x")
     assert await store.revision() == 0
+
+
+async def test_append_at_an_expected_length_refuses_a_moved_log(store: Store) -> None:
+    first = await store.append("audit", b"a", expect_seq=0)
+    assert first == LogEntry(1, b"a")
+    with pytest.raises(ConflictError) as conflict:
+        await store.append("audit", b"late", expect_seq=0)
+    assert (conflict.value.expected, conflict.value.actual) == (0, 1)
+    assert await store.read_log("audit") == [LogEntry(1, b"a")]
+    assert await store.append("audit", b"b", expect_seq=1) == LogEntry(2, b"b")
+
+
+async def test_racing_conditional_appends_at_one_position_admit_exactly_one(store: Store) -> None:
+    results = await asyncio.gather(
+        *(store.append("audit", f"{i}".encode(), expect_seq=0) for i in range(10)),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, LogEntry) for r in results) == 1
+    assert all(isinstance(r, LogEntry | ConflictError) for r in results)
+    assert len(await store.read_log("audit")) == 1
