@@ -327,8 +327,9 @@ class ApplyGate:
     events between APPLY_KEY's put and its delete are held, then released together (a
     rolled-back replace releases its writes and their undoing, which nets to no change)."""
 
-    def __init__(self) -> None:
-        self._held: list[ChangeEvent] | None = None
+    def __init__(self, *, holding: bool = False) -> None:
+        # holding: the watcher starts while a replace is in flight (APPLY_KEY was present).
+        self._held: list[ChangeEvent] | None = [] if holding else None
 
     def feed(self, event: ChangeEvent) -> list[ChangeEvent]:
         if event.key == APPLY_KEY:

@@ -403,3 +403,15 @@ async def test_replace_rejects_a_stale_revision_and_an_invalid_document() -> Non
         await state.replace(bad, revision)
     assert caught.value.problems
     assert await state.revision() == revision
+
+
+def test_a_gate_started_during_a_replace_holds_until_the_marker_goes() -> None:
+    def event(kind: ChangeKind, key: str, revision: int) -> ChangeEvent:
+        return ChangeEvent(kind, key, b"{}" if kind is ChangeKind.PUT else None, revision)
+
+    gate = ApplyGate(holding=True)
+    write = event(ChangeKind.PUT, "config/services/a.prod", 7)
+    assert gate.feed(write) == []
+    assert gate.feed(event(ChangeKind.DELETE, APPLY_KEY, 8)) == [write]
+    later = event(ChangeKind.PUT, "config/services/b.prod", 9)
+    assert gate.feed(later) == [later]
