@@ -228,7 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
         "meshfed demo --duration 30",
         cmd_demo,
     )
-    sub.add_argument("--duration", type=float, default=20.0, help="seconds to keep serving")
+    sub.add_argument(
+        "--duration",
+        type=float,
+        default=20.0,
+        help="seconds of traffic to show (split over the steady, failover and recovery phases)",
+    )
 
     sub = command(
         "validate",

@@ -107,7 +107,6 @@ class MtlsTerminator:
             server_hostname=server_name,
             ssl_handshake_timeout=self._handshake_timeout,
         )
-        assert isinstance(transport, asyncio.Transport)
         tls = transport.get_extra_info("ssl_object")
         try:
             assert isinstance(tls, ssl.SSLObject)

@@ -10,7 +10,7 @@ import ssl
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from federation.gateway.alerts import AlertDescription, fatal_alert
 from federation.gateway.clienthello import (
@@ -59,8 +59,9 @@ class _HelloProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # cast, not isinstance: uvloop's transports have asyncio.Transport's interface
+        # without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
         self._accept(self)
 
     def data_received(self, data: bytes) -> None:
@@ -371,7 +372,6 @@ async def _dial(upstream: Upstream) -> asyncio.Transport:
     transport, _ = await asyncio.get_running_loop().create_connection(
         HeldProtocol, upstream.address, upstream.port
     )
-    assert isinstance(transport, asyncio.Transport)
     return transport
 
 

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import cast
 
 DEFAULT_HIGH_WATER = 256 * 1024
 
@@ -39,8 +40,7 @@ class HeldProtocol(asyncio.Protocol):
     """
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        transport.pause_reading()
+        cast(asyncio.Transport, transport).pause_reading()  # uvloop's do not subclass it
 
 
 class _Leg(asyncio.Protocol):
