@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from aiohttp import web
 
@@ -21,13 +22,16 @@ from federation.gateway.route_config import GatewayConfig
 from federation.gateway.route_plan import UnknownClusterError, plan_gateway_config
 from federation.model import MeshfedConfig, Role
 from federation.registry import ENDPOINTS_PREFIX, MergedEndpoint
+from federation.routing.health_records import HEALTH_PREFIX, HealthRecord
+from federation.routing.inputs import in_service
 from federation.store.base import Store, WatchExpiredError
 from geo import RegionCatalog
+from providers.base import Health
 
 DEFAULT_WAIT = 30.0
 MAX_WAIT = 300.0
 # What routes are computed from: the config objects and the discovered endpoints.
-_ROUTE_INPUTS = ("config/", ENDPOINTS_PREFIX)
+_ROUTE_INPUTS = ("config/", ENDPOINTS_PREFIX, HEALTH_PREFIX)
 # Set on shutdown: aiohttp waits for running handlers, and a held poll would hold the drain.
 LONG_POLLS_CLOSING = web.AppKey("meshfed_long_polls_closing", asyncio.Event)
 
@@ -111,8 +115,18 @@ async def _plan(store: Store, config: MeshfedConfig, cluster: str) -> GatewayCon
     revision = await store.revision()
     records = await store.list_prefix(ENDPOINTS_PREFIX)
     endpoints = [MergedEndpoint.from_json(json.loads(r.value)).endpoint for r in records]
+    reported = {e.key: e.health for e in endpoints}
+    now = time.time()
+    out_of_service = {
+        key: record
+        for key, record in (
+            (r.key[len(HEALTH_PREFIX) :], HealthRecord.from_json(r.value))
+            for r in await store.list_prefix(HEALTH_PREFIX)
+        )
+        if not in_service(reported.get(key, Health.UNKNOWN), record, now)
+    }
     catalog = await asyncio.to_thread(RegionCatalog.load)
-    return plan_gateway_config(config, cluster, endpoints, revision, catalog)
+    return plan_gateway_config(config, cluster, endpoints, revision, catalog, out_of_service)
 
 
 async def gateway_config(request: web.Request) -> web.Response:

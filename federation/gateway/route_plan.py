@@ -9,11 +9,12 @@ failover entries in order, weighted clusters by weight, geo clusters nearest fir
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from federation.gateway.route_config import GatewayConfig, ServiceRoute, TrafficSpec, UpstreamSpec
 from federation.model import ClusterSpec, MeshfedConfig, ServiceSpec, StaticProviderSpec
 from federation.provider_factory import static_endpoint
+from federation.routing.inputs import gateway_key
 from geo import RegionCatalog, UnknownRegionError, great_circle_km
 from providers.base import Endpoint, Health, Role
 
@@ -48,29 +49,36 @@ def plan_gateway_config(
     endpoints: Iterable[Endpoint],
     version: int,
     catalog: RegionCatalog,
+    out_of_service: Collection[str] = (),
 ) -> GatewayConfig:
+    """``out_of_service``: keys of endpoints (and configured gateways) that health checks or
+    outlier detection took out, beyond what each endpoint's own ``health`` says."""
     clusters = {spec.name: spec for spec in config.clusters}
     own = clusters.get(cluster)
     if own is None:
         raise UnknownClusterError(cluster, clusters)
-    usable = [e for e in endpoints if e.health not in _UNUSABLE]
-    gateways = _gateways_by_cluster(config.clusters, usable)
+    listed = list(endpoints)
+    usable = [e for e in listed if e.health not in _UNUSABLE and e.key not in out_of_service]
+    gateways = _gateways_by_cluster(config.clusters, usable, out_of_service)
     routes = []
     for service in config.services:
         instances = [e for e in usable if e.role is Role.SERVICE and e.service == service.name]
         serving = {e.cluster for e in instances}
+        known = {e.cluster for e in listed if e.role is Role.SERVICE and e.service == service.name}
         local = sorted(
             (e for e in instances if e.cluster == cluster),
             key=lambda e: (-e.weight, e.address, e.port),
         )
-        if local:
-            upstreams = [
-                UpstreamSpec(address=e.address, port=e.port, cluster=cluster, kind="endpoint")
-                for e in local
-            ]
-        else:
-            order = remote_order(service, own, clusters, serving - {cluster}, catalog)
-            upstreams = [gateway for name in order for gateway in gateways.get(name, ())]
+        # Local endpoints first; other clusters' gateways after them, so a connection still
+        # finds a way when every local endpoint refuses it.
+        upstreams = [
+            UpstreamSpec(address=e.address, port=e.port, cluster=cluster, kind="endpoint")
+            for e in local
+        ]
+        order = remote_order(
+            service, own, clusters, serving - {cluster}, catalog, down=known - serving
+        )
+        upstreams += [gateway for name in order for gateway in gateways.get(name, ())]
         routes.append(
             ServiceRoute(
                 service=service.name,
@@ -89,8 +97,12 @@ def remote_order(
     clusters: dict[str, ClusterSpec],
     serving: set[str],
     catalog: RegionCatalog,
+    down: Collection[str] = (),
 ) -> list[str]:
-    """Other clusters to try for ``service``, best first; never ``own``."""
+    """Other clusters to try for ``service``, best first; never ``own``. ``down``: clusters
+    whose known endpoints of the service are all out of service — their gateways would only
+    refuse it. A cluster whose endpoints meshfed does not see keeps its place: its gateway
+    may know them."""
     routing = service.routing
     if routing.mode == "failover":
         ordered = [name for entry in routing.failover for name in _by_weight(entry)]
@@ -100,7 +112,7 @@ def remote_order(
         ordered = sorted(
             serving, key=lambda name: (_distance(own, clusters.get(name), catalog), name)
         )
-    return [name for name in dict.fromkeys(ordered) if name != own.name]
+    return [name for name in dict.fromkeys(ordered) if name != own.name and name not in down]
 
 
 def traffic_spec(service: ServiceSpec) -> TrafficSpec:
@@ -135,7 +147,7 @@ def _distance(own: ClusterSpec, other: ClusterSpec | None, catalog: RegionCatalo
 
 
 def _gateways_by_cluster(
-    clusters: Sequence[ClusterSpec], usable: Sequence[Endpoint]
+    clusters: Sequence[ClusterSpec], usable: Sequence[Endpoint], out_of_service: Collection[str]
 ) -> dict[str, list[UpstreamSpec]]:
     found: dict[str, list[UpstreamSpec]] = {}
     for endpoint in sorted(usable, key=lambda e: (e.cluster, -e.weight, e.address, e.port)):
@@ -150,6 +162,8 @@ def _gateways_by_cluster(
             )
     for spec in clusters:
         if spec.gateway is None:
+            continue
+        if gateway_key(spec.name, spec.gateway.address, spec.gateway.port) in out_of_service:
             continue
         declared = UpstreamSpec(
             address=spec.gateway.address, port=spec.gateway.port, cluster=spec.name, kind="gateway"

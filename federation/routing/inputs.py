@@ -76,17 +76,28 @@ def actively_checked(reported: Health) -> bool:
     return reported is Health.UNKNOWN
 
 
-def combined(
-    base: EndpointState, reported: Health, record: HealthRecord | None, now: float
-) -> EndpointState:
-    """The endpoint as the scheduler sees it: the source's health, the active checks' verdict
-    and outlier ejection together (any one of them can take it out)."""
+def verdict(reported: Health, record: HealthRecord | None, now: float) -> tuple[bool, bool]:
+    """(healthy, ejected): the source's health, the active checks' verdict and outlier
+    ejection together; any one of them can take an endpoint out."""
     healthy = reported in (Health.UNKNOWN, Health.HEALTHY)
     ejected = False
     if record is not None:
         if record.healthy is not None and actively_checked(reported):
             healthy = record.healthy
         ejected = record.ejected(now)
+    return healthy, ejected
+
+
+def in_service(reported: Health, record: HealthRecord | None, now: float) -> bool:
+    healthy, ejected = verdict(reported, record, now)
+    return healthy and not ejected
+
+
+def combined(
+    base: EndpointState, reported: Health, record: HealthRecord | None, now: float
+) -> EndpointState:
+    """The endpoint as the scheduler sees it (see ``verdict``)."""
+    healthy, ejected = verdict(reported, record, now)
     return EndpointState(
         key=base.key,
         cluster=base.cluster,

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from federation import model
 from federation.registry import ENDPOINTS_PREFIX, MergedEndpoint
-from federation.resources import KINDS
+from federation.resources import APPLY_KEY, KINDS, ApplyGate, committed_view
 from federation.routing import inputs
 from federation.routing.health_records import HEALTH_PREFIX, HealthRecord
 from federation.scheduler import EndpointState, Scheduler, SchedulerError
@@ -70,6 +70,7 @@ class LiveRouting:
         self._configured: dict[str, RoutedEndpoint] = {}  # gateways from ClusterSpec.gateway
         self._health: dict[str, HealthRecord] = {}
         self._revision = 0
+        self._gate = ApplyGate()  # a whole-config replace lands in one step
         # Set whenever services or the endpoint set change; the health checker waits on it.
         self.topology_changed = asyncio.Event()
 
@@ -104,15 +105,21 @@ class LiveRouting:
     async def load(self) -> None:
         """Bring the scheduler in line with everything in the store now."""
         self._revision = await self._store.revision()
+        raw = {r.key: r.value for r in await self._store.list_prefix("config/")}
+        # A replace in flight: read the config as before it, hold its writes until it ends.
+        self._gate = ApplyGate(holding=APPLY_KEY in raw)
+        view = committed_view(raw)
         services = {
             spec.name: spec
-            for r in await self._store.list_prefix(SERVICES_PREFIX)
-            if (spec := _decode(model.ServiceSpec, r.key, r.value)) is not None
+            for key, value in view.items()
+            if key.startswith(SERVICES_PREFIX)
+            and (spec := _decode(model.ServiceSpec, key, value)) is not None
         }
         clusters = {
             cluster.name: cluster
-            for r in await self._store.list_prefix(CLUSTERS_PREFIX)
-            if (cluster := _decode(model.ClusterSpec, r.key, r.value)) is not None
+            for key, value in view.items()
+            if key.startswith(CLUSTERS_PREFIX)
+            and (cluster := _decode(model.ClusterSpec, key, value)) is not None
         }
         for name in self._clusters.keys() - clusters.keys():
             self._remove_cluster(name)
@@ -167,7 +174,10 @@ class LiveRouting:
             watch = self._store.watch(prefix, since_revision=since)
             try:
                 async for event in watch:
-                    self.apply(event)
+                    # Only config/ carries APPLY_KEY; endpoints and health pass straight on.
+                    held = self._gate.feed(event) if prefix == "config/" else [event]
+                    for released in held:
+                        self.apply(released)
                     since = event.revision
             except StoreUnavailableError as exc:
                 # Keep routing on what we have; resume where we stopped once the store is back.

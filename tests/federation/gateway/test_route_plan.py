@@ -10,6 +10,7 @@ from federation.gateway.route_plan import (
     plan_gateway_config,
     static_endpoints,
 )
+from federation.routing.inputs import gateway_key
 from geo import RegionCatalog
 from providers.base import Endpoint, Health, Role
 
@@ -167,9 +168,46 @@ def test_routes_never_loop_back_nor_use_unusable_endpoints(
         addresses = [u.address for u in route.upstreams]
         assert not unusable & set(addresses)
         assert len(addresses) == len(set(addresses))
-        if route.local:
-            assert {u.cluster for u in route.upstreams} == {cluster}
-            assert {u.kind for u in route.upstreams} == {"endpoint"}
-        else:
-            # A service served elsewhere goes only to other clusters' gateways.
-            assert all(u.kind == "gateway" and u.cluster != cluster for u in route.upstreams)
+        local = [u for u in route.upstreams if u.kind == "endpoint"]
+        remote = route.upstreams[len(local) :]
+        # Own endpoints first (only when the cluster serves it), then other clusters' gateways.
+        assert route.local == bool(local)
+        assert route.upstreams[: len(local)] == local
+        assert all(u.cluster == cluster for u in local)
+        assert all(u.kind == "gateway" and u.cluster != cluster for u in remote)
+
+
+def test_health_checks_and_ejections_take_endpoints_and_gateways_out() -> None:
+    config = parse_config(CONFIG)
+    endpoints = static_endpoints(config)
+    heaviest = next(e for e in endpoints if e.address == "10.0.0.1")
+    down = {heaviest.key, gateway_key("aws-euw1", "10.9.0.2", 15443)}
+    planned = plan_gateway_config(config, "aws-use1", endpoints, 1, CATALOG, out_of_service=down)
+    ledger = planned.route("ledger.prod")
+    payments = planned.route("payments.prod")
+    assert ledger is not None and payments is not None
+    assert [u.address for u in ledger.upstreams if u.kind == "endpoint"] == ["10.0.0.2"]
+    assert "10.9.0.2" not in [u.address for u in payments.upstreams]
+
+
+def test_a_cluster_whose_known_endpoints_are_all_down_is_not_a_failover_hop() -> None:
+    config = parse_config(CONFIG)
+    endpoints = [
+        *static_endpoints(config),
+        Endpoint(
+            "azure-eas",
+            Role.SERVICE,
+            "orders.prod",
+            "10.4.0.9",
+            7070,
+            "azure",
+            "eastasia",
+            health=Health.UNHEALTHY,
+        ),
+    ]
+    planned = plan_gateway_config(config, "aws-use1", endpoints, 1, CATALOG)
+    orders = planned.route("orders.prod")
+    assert orders is not None
+    # azure-eas is known to serve orders.prod and all of it is down; gcp-euw1 and aws-euw1
+    # have no known endpoints of it, so their gateways keep their places.
+    assert [u.cluster for u in orders.upstreams] == ["gcp-euw1", "gcp-euw1", "aws-euw1"]
