@@ -16,7 +16,7 @@ from aiohttp import web
 
 from federation.api.context import context
 from federation.api.problem import ProblemError
-from federation.api.routing import Param, Route, register
+from federation.api.routing import Param, Route
 from federation.durations import DurationError, parse_duration
 from federation.gateway.route_config import GatewayConfig
 from federation.gateway.route_plan import UnknownClusterError, plan_gateway_config
@@ -37,14 +37,13 @@ LONG_POLLS_CLOSING = web.AppKey("meshfed_long_polls_closing", asyncio.Event)
 
 
 def install_gateway_config(app: web.Application) -> None:
-    """Register the route and end its long-polls when the app shuts down."""
+    """End the route's long-polls when the app shuts down."""
     closing = app[LONG_POLLS_CLOSING] = asyncio.Event()
 
     async def end_long_polls(_: web.Application) -> None:
         closing.set()
 
     app.on_shutdown.append(end_long_polls)
-    register(app, gateway_config_routes())
 
 
 def _version(request: web.Request) -> int | None:
