@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
-from federation.cli import main
+from federation.cli import build_parser, main
 from federation.model import Role
 from federation.store import open_store
 from federation.tokens import TokenRegistry, token_hash
@@ -72,7 +73,13 @@ def test_token_create_prints_the_token_once_and_stores_only_its_hash(
     assert "exists already" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["serve", "demo", "validate", "schema"])
+def _commands() -> list[str]:
+    parser = build_parser()
+    (group,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return sorted(group.choices)
+
+
+@pytest.mark.parametrize("command", _commands())
 def test_every_command_has_help_with_an_example(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
