@@ -23,6 +23,9 @@ METRIC = re.compile(r"\bmeshfed_[a-z0-9_]+")
 MATCHERS = re.compile(r"(meshfed_[a-z0-9_]+)\{([^}]*)\}")
 MATCHER_LABEL = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)")
 NAME_BEFORE_PAREN = re.compile(r"([a-z_]+)\s*$")
+GROUPING = re.compile(r"\bby\s*\(([^)]*)\)")
+LEGEND_LABEL = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
+PAIRS = {")": "(", "]": "[", "}": "{"}
 COUNTER_FUNCTIONS = {"rate", "irate", "increase"}
 # A histogram's series are only meaningful as rates: _bucket under histogram_quantile, or
 # rate(_sum) / rate(_count) for a mean.
@@ -175,6 +178,29 @@ def test_every_label_the_dashboard_matches_on_exists_on_its_metric() -> None:
         if name in names and label not in names[name].family.labels | {"le"}
     ]
     assert not wrong, wrong
+
+
+def test_every_query_closes_what_it_opens() -> None:
+    for title, expr in expressions(load()):
+        open_brackets: list[str] = []
+        for char in re.sub(r'"[^"]*"', '""', expr):
+            if char in "([{":
+                open_brackets.append(char)
+            elif char in PAIRS:
+                assert open_brackets and open_brackets.pop() == PAIRS[char], f"{title}: {expr}"
+        assert not open_brackets, f"{title}: {expr}"
+
+
+def test_every_legend_names_a_label_the_query_keeps() -> None:
+    for panel in charts(load()):
+        for target in panel["targets"]:
+            kept = {
+                label.strip()
+                for grouping in GROUPING.findall(target["expr"])
+                for label in grouping.split(",")
+            }
+            legend = set(LEGEND_LABEL.findall(target.get("legendFormat", "")))
+            assert legend <= kept, f"{panel['title']}: legend {legend - kept} is aggregated away"
 
 
 def test_every_metric_is_read_as_its_type_demands() -> None:
