@@ -21,6 +21,7 @@ whole life, which is what the gateway can see.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -241,13 +242,17 @@ async def run_with_retries(
     budget: RetryBudget,
     rand: Callable[[], float],
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    *,
+    counted: bool = False,
 ) -> RetryResult[T]:
     """Drive ``attempt_fn(attempt_number)`` (1-based) until a stop reason applies.
 
     A per-try timeout turns into ``Outcome.timeout()``; the attempt is cancelled.
+    ``counted``: the caller already holds ``budget.request()`` for longer than this call (a
+    gateway counts a connection for its whole life, as Envoy counts active requests).
     """
     outcomes: list[Outcome] = []
-    with budget.request():
+    with contextlib.nullcontext() if counted else budget.request():
         last = await _attempt(attempt_fn, 1, policy.per_try_timeout)
         outcomes.append(last.outcome)
         while True:

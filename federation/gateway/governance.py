@@ -12,6 +12,7 @@ until the relay ends, so `max_connections` counts open relays.
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractContextManager
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -95,6 +96,11 @@ class Governance:
         self._clock = clock
         self._breakers: dict[tuple[str, str], CircuitBreaker] = {}
 
+    def active_connection(self) -> AbstractContextManager[None]:
+        """Hold for a connection's whole life: the retry budget is a share of these, so a
+        level going down with many connections open still leaves room to retry elsewhere."""
+        return self._budget.request()
+
     def breaker(self, service: str, cluster: str, policy: TrafficPolicy) -> CircuitBreaker:
         """The breaker for (service, cluster); replaced when the service's limits change."""
         key = (service, cluster)
@@ -142,7 +148,7 @@ class Governance:
                 raise
             return Attempt(_CONNECTED, Connected(upstream, transport, slot, loop.time() - started))
 
-        result = await run_with_retries(attempt, retry, self._budget, self._rand)
+        result = await run_with_retries(attempt, retry, self._budget, self._rand, counted=True)
         if result.last.value is not None:
             return result.last.value
         raise Rejected(

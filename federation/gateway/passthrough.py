@@ -308,11 +308,12 @@ class PassthroughGateway:
             client = connection.client.transport
             assert client is not None
             connection.peer_id = self._terminator.authorize(client, route.service)
-        connected = await self._connect(connection, route.service, candidates)
-        try:
-            return await self._relay(connection, connected, hello, route.service)
-        finally:
-            connected.permit.release()
+        with self._governance.active_connection():
+            connected = await self._connect(connection, route.service, candidates)
+            try:
+                return await self._relay(connection, connected, hello, route.service)
+            finally:
+                connected.permit.release()
 
     async def _relay(
         self, connection: _Connection, connected: Connected, hello: ClientHello, service: str

@@ -14,6 +14,7 @@ from federation.retry import RetryBudget, RetryOn
 from tests.federation.gateway.conftest import (
     DEADLINE,
     SNI_A,
+    SNI_B,
     Backend,
     GatewayFactory,
     RunningGateway,
@@ -152,3 +153,28 @@ async def test_over_the_rate_limit_a_connection_is_closed_without_touching_an_up
     assert backends["a"].server_names == [SNI_A]
     writer.close()
     client.close()
+
+
+async def test_open_connections_count_toward_the_retry_budget(
+    backends: dict[str, Backend], start_gateway: GatewayFactory, free_port: int
+) -> None:
+    """Envoy's rule: retries may be a share of *active* requests. With four connections
+    relaying through the gateway, a fifth may retry at 50% even with no floor; a budget of
+    connects in progress alone (one) would refuse it."""
+    refusing = Upstream("127.0.0.1", free_port, "c1")
+    table = StaticRouteTable(
+        {"svc-a.ns": [refusing, backends["a"].upstream], "svc-b.ns": [backends["b"].upstream]}
+    )
+    policy = TrafficPolicy(1.0, attempts=2, backoff_base=0.01, backoff_max=0.01)
+    governance = governed(policy, budget=RetryBudget(budget_percent=50, min_retry_concurrency=0))
+    gw = await start_gateway(table, governance=governance)
+    open_ones = [
+        await TlsClient.connect(gw.address, SNI_B, backends["b"].identity.client_context())
+        for _ in range(4)
+    ]
+    for held in open_ones:
+        assert await held.exchange(b"hi\n") == b"b got hi\n"
+    client = await hold_open(gw, backends["a"])
+    assert await client.exchange(b"ping\n") == b"a got ping\n"
+    for held in (*open_ones, client):
+        held.close()
