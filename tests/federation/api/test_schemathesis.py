@@ -5,11 +5,8 @@ validates against the schema."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -29,8 +26,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from federation.model import Role
-from federation.service import running_service
 from tests.federation.api.conftest import TOKENS, api_config
+from tests.support.server_thread import ServerThread
 
 
 def transport_refusal(response: Response) -> bool:
@@ -56,49 +53,6 @@ CHECKS = [not_a_server_error] + [
 ]
 EXAMPLES_PER_OPERATION = 25
 MINIMUM_CASES_PER_MODE = 500
-START_TIMEOUT_S = 20.0
-
-
-@dataclass
-class ServerThread:
-    """The service on its own event loop in a thread, since schemathesis calls synchronously."""
-
-    url: str = ""
-    _ready: threading.Event = field(default_factory=threading.Event)
-    _loop: asyncio.AbstractEventLoop | None = None
-    _stop: asyncio.Event | None = None
-    _thread: threading.Thread | None = None
-    _error: BaseException | None = None
-
-    def __enter__(self) -> ServerThread:
-        self._thread = threading.Thread(target=self._run, name="meshfed-api", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(START_TIMEOUT_S):
-            raise TimeoutError(f"the API did not start within {START_TIMEOUT_S}s")
-        if self._error is not None:
-            raise self._error
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(START_TIMEOUT_S)
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as error:
-            self._error = error
-            self._ready.set()
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        async with running_service(api_config()) as running:
-            self.url = running.url
-            self._ready.set()
-            await self._stop.wait()
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +61,7 @@ def server() -> Iterator[ServerThread]:
     manager = logging.getLogger().manager
     levels = {name: logging.getLogger(name).level for name in list(manager.loggerDict)}
     root = logging.getLogger().level
-    with ServerThread() as running:
+    with ServerThread(api_config()) as running:
         yield running
     logging.getLogger().setLevel(root)
     for name in list(manager.loggerDict):

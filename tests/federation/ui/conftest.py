@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -16,11 +15,9 @@ from typing import Any
 import pytest
 
 from federation.model import MeshfedConfig, Role
-from federation.service import running_service
 from tests.federation.api.conftest import CONFIG, TOKENS, api_config
 from tests.federation.trust.conftest import init_trust
-
-START_TIMEOUT_S = 20.0
+from tests.support.server_thread import ServerThread
 
 # Fixed static health, so active checks never move the counts; outlier reports are what the
 # tests use to take endpoints out.
@@ -44,44 +41,8 @@ ENDPOINTS = 5
 
 
 @dataclass
-class ServerThread:
+class UiServer(ServerThread):
     config: MeshfedConfig = field(default_factory=lambda: api_config(FEDERATION))
-    url: str = ""
-    _ready: threading.Event = field(default_factory=threading.Event)
-    _loop: asyncio.AbstractEventLoop | None = None
-    _stop: asyncio.Event | None = None
-    _thread: threading.Thread | None = None
-    _error: BaseException | None = None
-
-    def __enter__(self) -> ServerThread:
-        self._thread = threading.Thread(target=self._run, name="meshfed-ui", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(START_TIMEOUT_S):
-            raise TimeoutError(f"meshfed did not start within {START_TIMEOUT_S}s")
-        if self._error is not None:
-            raise self._error
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(START_TIMEOUT_S)
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as error:
-            self._error = error
-            self._ready.set()
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        async with running_service(self.config) as running:
-            self.url = running.url
-            self._ready.set()
-            await self._stop.wait()
 
     def call(
         self, method: str, path: str, body: dict[str, Any] | None = None, role: Role = Role.ADMIN
@@ -102,7 +63,7 @@ class ServerThread:
         assert [e["endpoint"] for e in result["ejected"]] == [address], result
 
 
-def wait_for_endpoints(server: ServerThread, count: int, within_s: float = 10.0) -> None:
+def wait_for_endpoints(server: UiServer, count: int, within_s: float = 10.0) -> None:
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         clusters = server.call("GET", "/v1/ui/summary", role=Role.VIEWER)["clusters"]
@@ -113,18 +74,18 @@ def wait_for_endpoints(server: ServerThread, count: int, within_s: float = 10.0)
 
 
 @pytest.fixture
-def server() -> Iterator[ServerThread]:
-    with ServerThread() as running:
+def server() -> Iterator[UiServer]:
+    with UiServer() as running:
         wait_for_endpoints(running, ENDPOINTS)
         yield running
 
 
 @pytest.fixture
-def trusted_server(tmp_path: Path) -> Iterator[ServerThread]:
+def trusted_server(tmp_path: Path) -> Iterator[UiServer]:
     """The same federation on a sqlite store whose CA `meshfed trust init` has created."""
     text = FEDERATION.replace("store: memory://", f"store: sqlite:///{tmp_path / 'state.db'}")
     config = api_config(text + f"trust: {{kek_file: {tmp_path / 'kek'}}}\n")
     asyncio.run(init_trust(config))
-    with ServerThread(config) as running:
+    with UiServer(config) as running:
         wait_for_endpoints(running, ENDPOINTS)
         yield running

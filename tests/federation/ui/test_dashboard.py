@@ -18,7 +18,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from federation.model import Role
 from tests.federation.api.conftest import TOKENS
-from tests.federation.ui.conftest import ENDPOINTS, ServerThread, wait_for_endpoints
+from tests.federation.ui.conftest import ENDPOINTS, UiServer, wait_for_endpoints
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 CLUSTERS = ["aws-use1", "azure-weu", "gcp-euw1"]
@@ -79,7 +79,7 @@ def console_errors(driver: webdriver.Chrome) -> list[dict[str, Any]]:
     return [entry for entry in entries if entry["level"] == "SEVERE"]
 
 
-def sign_in(driver: webdriver.Chrome, server: ServerThread, token: str) -> None:
+def sign_in(driver: webdriver.Chrome, server: UiServer, token: str) -> None:
     driver.get(server.url + "/ui")
     driver.execute_script("sessionStorage.clear()")
     driver.refresh()
@@ -106,7 +106,7 @@ def wait_for_text(driver: webdriver.Chrome, selector: str, wanted: str, within_s
 
 
 def test_dashboard_shows_three_clusters_and_an_ejection_within_two_seconds(
-    browser: webdriver.Chrome, server: ServerThread
+    browser: webdriver.Chrome, server: UiServer
 ) -> None:
     console_errors(browser)
     sign_in(browser, server, TOKENS[Role.ADMIN])
@@ -135,7 +135,7 @@ def test_dashboard_shows_three_clusters_and_an_ejection_within_two_seconds(
 
 
 def test_viewer_dashboard_notes_the_audit_log_is_admin_only_without_console_errors(
-    browser: webdriver.Chrome, server: ServerThread
+    browser: webdriver.Chrome, server: UiServer
 ) -> None:
     console_errors(browser)
     sign_in(browser, server, TOKENS[Role.VIEWER])
@@ -148,7 +148,7 @@ def test_viewer_dashboard_notes_the_audit_log_is_admin_only_without_console_erro
 
 
 def test_unknown_token_keeps_the_sign_in_form_with_the_reason(
-    browser: webdriver.Chrome, server: ServerThread
+    browser: webdriver.Chrome, server: UiServer
 ) -> None:
     sign_in(browser, server, "not-a-token-anyone-holds")
     wait_for_text(browser, "#token-error", "not known to this server", 5)
@@ -157,7 +157,7 @@ def test_unknown_token_keeps_the_sign_in_form_with_the_reason(
 
 
 def test_dashboard_shows_ca_expiries_and_the_audit_tail_once_trust_is_initialized(
-    browser: webdriver.Chrome, trusted_server: ServerThread
+    browser: webdriver.Chrome, trusted_server: UiServer
 ) -> None:
     console_errors(browser)
     sign_in(browser, trusted_server, TOKENS[Role.ADMIN])
@@ -179,7 +179,7 @@ def test_dashboard_shows_ca_expiries_and_the_audit_tail_once_trust_is_initialize
 def test_a_server_that_stops_answering_turns_the_status_line_red(
     browser: webdriver.Chrome,
 ) -> None:
-    with ServerThread() as server:
+    with UiServer() as server:
         wait_for_endpoints(server, ENDPOINTS)
         sign_in(browser, server, TOKENS[Role.VIEWER])
         wait_for_text(browser, "#status", "Live", 5)

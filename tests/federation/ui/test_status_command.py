@@ -11,7 +11,7 @@ from federation.cli import main
 from federation.model import Role
 from federation.status_command import StatusReport, render
 from tests.federation.api.conftest import TOKENS
-from tests.federation.ui.conftest import ServerThread
+from tests.federation.ui.conftest import UiServer
 
 
 def run_status(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -21,7 +21,7 @@ def run_status(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str
 
 
 def test_status_shows_cluster_health_services_and_provider_sync(
-    server: ServerThread, capsys: pytest.CaptureFixture[str]
+    server: UiServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server.eject("127.0.0.10:9443")
     code, out, _ = run_status(capsys, "--server", server.url, "--token", TOKENS[Role.VIEWER])
@@ -35,7 +35,7 @@ def test_status_shows_cluster_health_services_and_provider_sync(
 
 
 def test_status_shows_the_ca_expiries_of_a_server_with_a_ca(
-    trusted_server: ServerThread, capsys: pytest.CaptureFixture[str]
+    trusted_server: UiServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     token = TOKENS[Role.VIEWER]
     code, out, _ = run_status(capsys, "--server", trusted_server.url, "--token", token)
@@ -46,7 +46,7 @@ def test_status_shows_the_ca_expiries_of_a_server_with_a_ca(
 
 
 def test_status_reads_the_token_from_the_environment(
-    server: ServerThread, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    server: UiServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MESHFED_TOKEN", TOKENS[Role.VIEWER])
     code, out, _ = run_status(capsys, "--server", server.url)
@@ -70,7 +70,7 @@ def test_status_names_the_server_it_could_not_reach(capsys: pytest.CaptureFixtur
 
 
 def test_status_with_a_refused_token_reports_the_servers_answer(
-    server: ServerThread, capsys: pytest.CaptureFixture[str]
+    server: UiServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = run_status(capsys, "--server", server.url, "--token", "nobody")
     assert code == 1
