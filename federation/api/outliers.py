@@ -8,7 +8,7 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from federation.api.context import context
+from federation.api.context import context, principal
 from federation.api.problem import ProblemError
 from federation.api.routing import Route
 from federation.config import validation_problems
@@ -59,6 +59,17 @@ async def report_outliers(request: web.Request) -> web.Response:
         result = await service.report(report.service, report.endpoint, report.outcome, report.count)
     except (UnknownServiceError, UnknownHostError) as exc:
         raise ProblemError(404, "Not found", str(exc)) from exc
+    if result.ejected or result.returned:
+        # Reports themselves are traffic, too many to audit; what they change is audited.
+        await context(request).audit.record(
+            actor=principal(request).name,
+            action="outlier.eject" if result.ejected else "outlier.return",
+            target=f"services/{report.service}",
+            detail={
+                "ejected": [e["endpoint"] for e in result.ejected],
+                "returned": list(result.returned),
+            },
+        )
     body = OutlierReportResult(
         applied=result.applied,
         detail=result.detail,

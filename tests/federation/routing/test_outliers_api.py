@@ -82,6 +82,9 @@ async def test_consecutive_5xx_eject_up_to_the_cap_and_hosts_return_after_the_ej
             and "after 3 consecutive 5xx" in line
             for line in explained["explain"]
         )
+        records = await api.running.context.audit.read(limit=100)
+        assert (records[-1].action, records[-1].actor) == ("outlier.eject", "operator-user")
+        assert records[-1].detail["ejected"] == ["127.0.0.2:9443"]
         _, second, _ = await report(api, "127.0.0.3:9443", "connect-failure", count=2)
         assert [e["endpoint"] for e in second["ejected"]] == ["127.0.0.3:9443"]
         _, third, _ = await report(api, "127.0.0.4:9443", "5xx", count=3)
