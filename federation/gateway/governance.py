@@ -12,9 +12,9 @@ until the relay ends, so `max_connections` counts open relays.
 from __future__ import annotations
 
 import asyncio
-from contextlib import AbstractContextManager
 import random
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from federation.circuit_breaker import (
