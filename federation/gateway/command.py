@@ -53,6 +53,9 @@ class GatewayOptionsError(ValueError):
     """A flag value the gateway cannot run with."""
 
 
+FIRST_ROUTES_WAIT_S = 5.0
+
+
 @dataclass(frozen=True, slots=True)
 class GatewayOptions:
     config: MeshfedConfig
@@ -272,8 +275,11 @@ async def _follow_control_plane(
         cluster=options.cluster,
     )
 
+    first_routes = asyncio.Event()
+
     def apply(config: GatewayConfig) -> None:
         routes.replace(config)
+        first_routes.set()
         metrics.route_updates.labels("control_plane").inc()
         upstreams = sum(len(route.upstreams) for route in config.services)
         log.info(
@@ -287,6 +293,16 @@ async def _follow_control_plane(
 
     for work in (follow_routes(control_plane, options.cluster, apply), reporter.run()):
         stack.callback(background.create_task(work).cancel)
+    # Listening before the first table arrives would refuse the connections of that gap; a
+    # control plane that is down must not keep the gateway from starting, though.
+    try:
+        async with asyncio.timeout(FIRST_ROUTES_WAIT_S):
+            await first_routes.wait()
+    except TimeoutError:
+        log.warning(
+            "no route table from the control plane yet; listening without routes",
+            extra={"server": options.server, "waited_s": FIRST_ROUTES_WAIT_S},
+        )
     return reporter.observe
 
 
