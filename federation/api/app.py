@@ -11,6 +11,7 @@ from federation.api.context import CONTEXT, ApiContext
 from federation.api.eds import eds_routes
 from federation.api.endpoints import endpoint_routes
 from federation.api.gateway_config import gateway_config_routes, install_gateway_config
+from federation.api.gateway_denials import gateway_denial_routes
 from federation.api.middleware import authorization, problem_details, request_context
 from federation.api.objects import object_routes
 from federation.api.outliers import outlier_routes
@@ -36,6 +37,7 @@ def api_routes() -> list[Route]:
         *resolve_routes(),
         *outlier_routes(),
         *gateway_config_routes(),
+        *gateway_denial_routes(),
         *eds_routes(),
         *config_routes(),
         *policy_check_routes(),

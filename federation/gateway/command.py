@@ -21,6 +21,7 @@ from federation.config import load_config
 from federation.durations import DurationError, parse_duration
 from federation.gateway.access_log import AccessLog
 from federation.gateway.control_plane import ControlPlane, follow_routes
+from federation.gateway.denial_reporter import DenialReporter
 from federation.gateway.events import ConnectionEvent
 from federation.gateway.governance import Governance, TrafficPolicy
 from federation.gateway.identity import SvidUnavailableError, identity_from_server
@@ -263,7 +264,8 @@ def _governance(options: GatewayOptions, routes: LiveRouteTable) -> Governance:
 async def _follow_control_plane(
     stack: AsyncExitStack, options: GatewayOptions, routes: LiveRouteTable, metrics: GatewayMetrics
 ) -> EventHook:
-    """Start following routes and sending outlier reports; answer the reporter's event hook."""
+    """Start following routes and sending outlier reports (and, in mtls mode, denials to the
+    audit log); answer the reporters' event hook."""
     assert options.server is not None
     # Entered before the task group, so it closes only after the tasks using it are done.
     session = await stack.enter_async_context(aiohttp.ClientSession())
@@ -274,6 +276,15 @@ async def _follow_control_plane(
         lambda result, count: metrics.outlier_reports.labels(result).inc(count),
         cluster=options.cluster,
     )
+    reporters: list[OutlierReporter | DenialReporter] = [reporter]
+    if options.terminator is not None or options.svid_from_server:
+        reporters.append(
+            DenialReporter(
+                control_plane.report_denials,
+                lambda result, count: metrics.denial_reports.labels(result).inc(count),
+                cluster=options.cluster,
+            )
+        )
 
     first_routes = asyncio.Event()
 
@@ -291,7 +302,10 @@ async def _follow_control_plane(
             },
         )
 
-    for work in (follow_routes(control_plane, options.cluster, apply), reporter.run()):
+    for work in (
+        follow_routes(control_plane, options.cluster, apply),
+        *(r.run() for r in reporters),
+    ):
         stack.callback(background.create_task(work).cancel)
     # Listening before the first table arrives would refuse the connections of that gap; a
     # control plane that is down must not keep the gateway from starting, though.
@@ -303,7 +317,7 @@ async def _follow_control_plane(
             "no route table from the control plane yet; listening without routes",
             extra={"server": options.server, "waited_s": FIRST_ROUTES_WAIT_S},
         )
-    return reporter.observe
+    return fan_out(*(r.observe for r in reporters))
 
 
 async def _serve_metrics(

@@ -1,11 +1,13 @@
-"""The gateway's client of the meshfed API: route config by long-poll, outlier reports."""
+"""The gateway's client of the meshfed API: route config by long-poll, outlier and denial
+reports."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 import aiohttp
 from pydantic import ValidationError
@@ -15,9 +17,24 @@ from federation.gateway.route_config import GatewayConfig
 log = logging.getLogger("meshfed.gateway.control_plane")
 
 ReportedOutcome = Literal["connect-failure", "success"]
+DenialKind = Literal["denied", "peer_rejected"]
 # The server holds a long-poll up to its timeout; this much more covers the answer's trip.
 _POLL_SLACK = 10.0
 _REPORT_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedDenial:
+    """Callers refused alike (same caller, service, kind, policy and reason) in one batch."""
+
+    peer_id: str | None  # None when the caller's SVID did not verify
+    service: str
+    kind: DenialKind
+    policy: str | None
+    reason: str
+    count: int
+    first_seen: float  # wall-clock seconds since the epoch
+    last_seen: float
 
 
 class ControlPlaneError(Exception):
@@ -65,8 +82,17 @@ class ControlPlane:
     ) -> bool:
         """True when the report was taken; False when the API refused it (unknown endpoint, say).
         Raises ControlPlaneError when the API cannot be reached."""
-        url = f"{self._server}/v1/outliers"
         body = {"service": service, "endpoint": endpoint, "outcome": outcome, "count": count}
+        return await self._report("/v1/outliers", body)
+
+    async def report_denials(self, cluster: str, denials: Sequence[ReportedDenial]) -> bool:
+        """True when the control plane audited the denials; False when it refused them (an
+        unknown cluster, a token below operator). Raises ControlPlaneError when it is down."""
+        body = {"cluster": cluster, "denials": [asdict(denial) for denial in denials]}
+        return await self._report("/v1/gateway/denials", body)
+
+    async def _report(self, path: str, body: dict[str, Any]) -> bool:
+        url = f"{self._server}{path}"
         try:
             async with self._session.post(
                 url,

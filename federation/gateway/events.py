@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from federation.gateway.routes import Upstream
@@ -26,6 +26,8 @@ class EventKind(StrEnum):
     CLIENT_GONE = "client_gone"
     # Routing and upstream selection.
     UNKNOWN_ROUTE = "unknown_route"
+    # The SNI named a subset the service does not define (a typo, or a config not yet rolled out).
+    UNKNOWN_SUBSET = "unknown_subset"
     NO_UPSTREAM = "no_upstream"
     # One candidate failed and the next is tried: an outlier-detection signal, not an end.
     UPSTREAM_CONNECT_FAILED = "upstream_connect_failed"
@@ -46,12 +48,31 @@ PROGRESS_KINDS = frozenset({EventKind.UPSTREAM_CONNECT_FAILED, EventKind.CIRCUIT
 
 
 class Rejected(Exception):
-    """Ends a connection before (or instead of) relaying it, with the kind it is reported as."""
+    """Ends a connection before (or instead of) relaying it, with the kind it is reported as.
 
-    def __init__(self, kind: EventKind, detail: str) -> None:
+    A policy denial happens before the connection learns its caller, so it carries the caller's
+    verified SPIFFE ID and the deciding policy itself, for the event to report.
+    """
+
+    def __init__(
+        self,
+        kind: EventKind,
+        detail: str,
+        *,
+        peer_id: str | None = None,
+        policy: str | None = None,
+    ) -> None:
         super().__init__(detail)
         self.kind = kind
         self.detail = detail
+        self.peer_id = peer_id
+        self.policy = policy
+
+    def reported(self, event: ConnectionEvent) -> ConnectionEvent:
+        """``event`` with what the rejection knows about the caller added."""
+        if self.peer_id is None and self.policy is None:
+            return event
+        return replace(event, peer_id=self.peer_id or event.peer_id, policy=self.policy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +89,4 @@ class ConnectionEvent:
     detail: str = ""
     connect_seconds: float | None = None  # dialling the upstream that took it, retries included
     peer_id: str | None = None  # the client's verified SPIFFE ID (mtls mode)
+    policy: str | None = None  # mtls mode: the policy that denied the caller, if one did

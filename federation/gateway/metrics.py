@@ -83,6 +83,13 @@ class GatewayMetrics:
             ["result"],
             registry=r,
         )
+        self.denial_reports = Counter(
+            "meshfed_gateway_denial_reports",
+            "mtls refusals reported to the control plane's audit log, by result "
+            "(sent, refused or dropped)",
+            ["result"],
+            registry=r,
+        )
         self.route_updates = Counter(
             "meshfed_gateway_route_updates",
             "Route tables applied, by source (static or control plane)",

@@ -3,7 +3,8 @@ the authorization policies, and opens mutual TLS to the next hop.
 
 The peer is verified after the handshake with ``verify_peer`` against the bundle of the trust
 domain its SPIFFE ID names (``ssl`` alone would accept a chain from any federated root). Every
-refusal is logged on ``meshfed.gateway.audit`` with the policy decision's reason.
+refusal is logged on ``meshfed.gateway.audit`` with the policy decision's reason, and carried in
+its event (caller and policy included) for the control plane's audit log.
 """
 
 from __future__ import annotations
@@ -94,7 +95,9 @@ class MtlsTerminator:
                     "reason": decision.reason,
                 },
             )
-            raise Rejected(EventKind.DENIED, decision.reason)
+            raise Rejected(
+                EventKind.DENIED, decision.reason, peer_id=str(peer), policy=decision.policy_name
+            )
         return str(peer)
 
     async def dial(self, upstream: Upstream, server_name: str) -> asyncio.Transport:

@@ -129,6 +129,8 @@ async def test_a_caller_no_policy_allows_is_closed_and_reported_as_denied(
     denied = await gateway.events.wait_for(EventKind.DENIED)
     assert INTRUDER in denied.detail and "payments.prod" in denied.detail
     assert denied.upstream is None
+    # Refused before the connection learnt its caller, the event still names it for the audit.
+    assert (denied.peer_id, denied.policy) == (INTRUDER, None)
     assert any(
         r.name == "meshfed.gateway.audit" and r.message == "caller denied" for r in caplog.records
     )
@@ -230,6 +232,6 @@ policies:
         assert await call(running, pki.workload(INTRUDER), pki.federated) == b""
     entries = [json.loads(line) for line in access_log.read_text().splitlines()]
     assert sorted((e["outcome"], e["peer_id"]) for e in entries) == [
-        ("denied", None),
+        ("denied", INTRUDER),
         ("relayed", BILLING),
     ]
