@@ -83,7 +83,11 @@ async def test_a_viewer_token_may_not_report_denials(api: Api) -> None:
             "denials[0].peer_id",
             "lowercase",
         ),
-        ({"cluster": "aws-use1", "denials": [{**DENIED, "kind": "refused"}]}, "denials[0].kind", ""),
+        (
+            {"cluster": "aws-use1", "denials": [{**DENIED, "kind": "refused"}]},
+            "denials[0].kind",
+            "",
+        ),
         ({"cluster": "aws-use1", "denials": [{**DENIED, "count": 0}]}, "denials[0].count", ""),
         ({"cluster": "aws-use1", "denials": [{**DENIED, "who": "x"}]}, "denials[0].who", "who"),
         (
@@ -107,7 +111,7 @@ async def test_a_bad_report_is_a_400_naming_the_field_and_records_nothing(
     status, problem, response = await report(api, body)
     assert status == 400, problem
     assert response.content_type == "application/problem+json"
-    errors: list[dict[str, str]] = problem["errors"]  # type: ignore[assignment]
+    errors: list[dict[str, str]] = problem["errors"]
     assert [e["path"] for e in errors] == [path]
     assert words in errors[0]["message"]
     assert await audit_records(api) == before
