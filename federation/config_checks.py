@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from federation.gateway.sni import is_subset_name
 from federation.problems import Problem, join_path
 from geo import RegionCatalog, UnknownRegionError
 from trust.spiffe_id import InvalidSpiffeIdError, parse_spiffe_id, validate_trust_domain
@@ -26,6 +27,7 @@ def cross_check(data: dict[str, Any]) -> list[Problem]:
     clusters = set(names["clusters"].values())
     services = set(names["services"].values())
     problems += _service_references(data, clusters)
+    problems += _subset_problems(data)
     problems += _provider_references(data, clusters, services)
     problems += _policy_references(data, services)
     problems += _trust_references(data)
@@ -95,6 +97,37 @@ def _service_references(data: dict[str, Any], clusters: set[str]) -> Iterator[Pr
             yield Problem(f"{base}.weights", "weighted routing needs weights", "add weights")
         if mode == "failover" and not routing.get("failover"):
             yield Problem(f"{base}.failover", "failover routing needs a failover list", "add it")
+
+
+def _subset_problems(data: dict[str, Any]) -> Iterator[Problem]:
+    for i, service in enumerate(_items(data.get("services"))):
+        seen: dict[str, int] = {}
+        for k, subset in enumerate(_items(_dict(service).get("subsets"))):
+            subset = _dict(subset)
+            base = f"services[{i}].subsets[{k}]"
+            name = subset.get("name")
+            # SNI carries the name, and SNI routing compares in lower case.
+            if isinstance(name, str) and not is_subset_name(name):
+                yield Problem(
+                    f"{base}.name",
+                    f"subset name {name!r} is not a lower-case DNS label",
+                    "use lowercase letters, digits and '-' (at most 63, no dots), like v2",
+                )
+            elif isinstance(name, str) and name in seen:
+                yield Problem(
+                    f"{base}.name",
+                    f"duplicate subset '{name}' (also services[{i}].subsets[{seen[name]}])",
+                    "subset names must be unique within a service: rename or merge one",
+                )
+            if isinstance(name, str):
+                seen.setdefault(name, k)
+            if "labels" in subset and not subset["labels"]:
+                yield Problem(
+                    f"{base}.labels",
+                    "a subset needs at least one label",
+                    "name the labels its endpoints carry, e.g. {version: v2}; "
+                    "without any, the subset is every endpoint: use the empty subset instead",
+                )
 
 
 def _provider_references(

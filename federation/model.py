@@ -260,10 +260,22 @@ class HealthCheckSpec(Strict):
     path: str = "/healthz"
 
 
+class SubsetSpec(Strict):
+    """A named slice of a service's endpoints, as an Istio DestinationRule subset is."""
+
+    name: str = Field(
+        description="a lower-case DNS label: SNI names it in outbound_.<port>_.<subset>_.<host>"
+    )
+    labels: dict[str, str] = Field(
+        description="an endpoint is in the subset when it carries every one of these labels"
+    )
+
+
 class ServiceSpec(Strict):
     name: Name
     port: Port
     routing: RoutingSpec = RoutingSpec()
+    subsets: list[SubsetSpec] = []
     outlier_detection: OutlierDetectionSpec | None = None
     circuit_breaker: CircuitBreakerSpec = CircuitBreakerSpec()
     retries: RetriesSpec = RetriesSpec()

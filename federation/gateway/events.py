@@ -26,6 +26,8 @@ class EventKind(StrEnum):
     CLIENT_GONE = "client_gone"
     # Routing and upstream selection.
     UNKNOWN_ROUTE = "unknown_route"
+    # The SNI named a subset the service does not define (a typo, or a config not yet rolled out).
+    UNKNOWN_SUBSET = "unknown_subset"
     NO_UPSTREAM = "no_upstream"
     # One candidate failed and the next is tried: an outlier-detection signal, not an end.
     UPSTREAM_CONNECT_FAILED = "upstream_connect_failed"

@@ -22,7 +22,7 @@ from federation.gateway.clienthello import (
 from federation.gateway.events import ConnectionEvent, EventKind, Rejected
 from federation.gateway.governance import Connected, Governance, TrafficPolicy
 from federation.gateway.relay import DEFAULT_HIGH_WATER, HeldProtocol, Relay, RelayEnd, RelayTotals
-from federation.gateway.routes import RouteTable, Upstream
+from federation.gateway.routes import RouteTable, UnknownSubsetError, Upstream
 from federation.gateway.sni import RouteName, UnknownRouteNameError, parse_route_name
 
 logger = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ _END_KINDS = {
 _ALERTS = {
     EventKind.NO_SNI: AlertDescription.UNRECOGNIZED_NAME,
     EventKind.UNKNOWN_ROUTE: AlertDescription.UNRECOGNIZED_NAME,
+    EventKind.UNKNOWN_SUBSET: AlertDescription.UNRECOGNIZED_NAME,
     EventKind.MALFORMED: AlertDescription.DECODE_ERROR,
     EventKind.NOT_CLIENT_HELLO: AlertDescription.DECODE_ERROR,
     EventKind.OVERSIZED: AlertDescription.DECODE_ERROR,
@@ -299,7 +300,10 @@ class PassthroughGateway:
         except UnknownRouteNameError as error:
             raise Rejected(EventKind.UNKNOWN_ROUTE, str(error)) from None
         connection.route = route
-        candidates = self._routes.upstreams(route.service, route.port, route.subset)
+        try:
+            candidates = self._routes.upstreams(route.service, route.port, route.subset)
+        except UnknownSubsetError as error:
+            raise Rejected(EventKind.UNKNOWN_SUBSET, str(error)) from None
         if not candidates:
             raise Rejected(
                 EventKind.NO_UPSTREAM, f"the route table has no upstream for {route.service!r}"

@@ -25,6 +25,12 @@ class UpstreamSpec(_Frozen):
         description="endpoint: a service instance in this cluster; gateway: another cluster's "
         "east-west gateway, reached with the client's SNI unchanged"
     )
+    subsets: list[str] = Field(
+        default=[],
+        description="the service's subsets this upstream serves: an endpoint's are those whose "
+        "labels it carries; a gateway's, those its cluster has a usable endpoint of (all of "
+        "them when meshfed sees none of that cluster's endpoints of the service)",
+    )
 
 
 class TrafficSpec(_Frozen):
@@ -44,6 +50,11 @@ class ServiceRoute(_Frozen):
     port: int = Field(description="the service port an AUTO_PASSTHROUGH SNI must name")
     local: bool = Field(description="true when this cluster serves the service itself")
     upstreams: list[UpstreamSpec] = Field(description="candidates, best first")
+    subsets: list[str] | None = Field(
+        default=None,
+        description="the subsets the service defines; null from a server that predates "
+        "subsets, whose routes every subset then reaches in full",
+    )
     traffic: TrafficSpec
 
 

@@ -3,7 +3,8 @@ and the endpoint set, shared by ``meshfed gateway`` (static config) and the API 
 
 A service this cluster serves goes to its own endpoints. Any other service goes to the
 east-west gateways of the clusters that serve it, in the order its routing names them:
-failover entries in order, weighted clusters by weight, geo clusters nearest first.
+failover entries in order, weighted clusters by weight, geo clusters nearest first. Each
+upstream carries the service subsets it serves, so the gateway can narrow by the SNI's subset.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 from collections.abc import Collection, Iterable, Sequence
 
 from federation.gateway.route_config import GatewayConfig, ServiceRoute, TrafficSpec, UpstreamSpec
+from federation.gateway.subsets import endpoint_subsets, gateway_subsets
 from federation.model import ClusterSpec, MeshfedConfig, ServiceSpec, StaticProviderSpec
 from federation.provider_factory import static_endpoint
 from federation.routing.inputs import gateway_key
@@ -72,19 +74,30 @@ def plan_gateway_config(
         # Local endpoints first; other clusters' gateways after them, so a connection still
         # finds a way when every local endpoint refuses it.
         upstreams = [
-            UpstreamSpec(address=e.address, port=e.port, cluster=cluster, kind="endpoint")
+            UpstreamSpec(
+                address=e.address,
+                port=e.port,
+                cluster=cluster,
+                kind="endpoint",
+                subsets=endpoint_subsets(e, service.subsets),
+            )
             for e in local
         ]
         order = remote_order(
             service, own, clusters, serving - {cluster}, catalog, down=known - serving
         )
-        upstreams += [gateway for name in order for gateway in gateways.get(name, ())]
+        for name in order:
+            narrowed = gateway_subsets(name, instances, known, service.subsets)
+            upstreams += [
+                g.model_copy(update={"subsets": narrowed}) for g in gateways.get(name, ())
+            ]
         routes.append(
             ServiceRoute(
                 service=service.name,
                 port=service.port,
                 local=bool(local),
                 upstreams=upstreams,
+                subsets=[subset.name for subset in service.subsets],
                 traffic=traffic_spec(service),
             )
         )

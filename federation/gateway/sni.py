@@ -45,6 +45,11 @@ class RouteName:
     subset: str | None = None
 
 
+def is_subset_name(name: str) -> bool:
+    """True when SNI can carry ``name`` as a subset: one lower-case DNS label."""
+    return _SUBSET.fullmatch(name) is not None
+
+
 def parse_route_name(server_name: str) -> RouteName:
     # DNS names compare case-insensitively (RFC 4343), and SNI carries a DNS name.
     name = server_name.lower()
@@ -63,7 +68,7 @@ def format_route_name(route: RouteName) -> str:
         raise InvalidRouteError(
             f"service {route.service!r} is not 'name.namespace' in lower-case DNS labels"
         )
-    if route.subset is not None and not _SUBSET.fullmatch(route.subset):
+    if route.subset is not None and not is_subset_name(route.subset):
         raise InvalidRouteError(f"subset {route.subset!r} is not a lower-case DNS label")
     host = f"{route.service}.{CLUSTER_DOMAIN}"
     if route.port is None:
