@@ -6,6 +6,7 @@ RFC 7301 §3.1 (ALPN). The reader is pure: bytes in, an answer out, no I/O.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -21,6 +22,7 @@ _EXT_SERVER_NAME = 0
 _EXT_ALPN = 16
 _NAME_TYPE_HOST_NAME = 0
 _MAX_SESSION_ID = 32
+_EXTENSION_HEADER = struct.Struct(">HH")  # extension_type, extension_data length
 
 
 class HelloErrorKind(StrEnum):
@@ -153,7 +155,11 @@ def _check_record_header(header: bytes, *, first: bool) -> None:
 
 
 class _Cursor:
-    """Reads TLS presentation-language fields, failing as MALFORMED past its end."""
+    """Reads TLS presentation-language fields, failing as MALFORMED past its end.
+
+    ``what`` names the field in the error; it is a constant at every call site because this
+    runs for every connection, and formatting a name per field cost more than the parsing.
+    """
 
     __slots__ = ("_data", "_pos")
 
@@ -176,7 +182,11 @@ class _Cursor:
         return int.from_bytes(self.take(width, what), "big")
 
     def vector(self, length_width: int, what: str, *, min_length: int = 0) -> _Cursor:
-        length = self.uint(length_width, f"{what} length")
+        start = self._pos
+        length = int.from_bytes(self._data[start : start + length_width], "big")
+        if start + length_width > len(self._data):
+            self.take(length_width, f"{what} length")  # raises, naming the length field
+        self._pos = start + length_width
         if length < min_length:
             raise ClientHelloError(
                 HelloErrorKind.MALFORMED,
@@ -212,27 +222,46 @@ def parse_client_hello_body(body: bytes) -> tuple[str, tuple[bytes, ...]]:
         raise ClientHelloError(
             HelloErrorKind.NO_SNI, "the ClientHello has no extensions, so no server_name"
         )
-    extensions = hello.vector(2, "extensions")
+    extensions = hello.vector(2, "extensions").remaining()
     hello.expect_end("the extensions")
-    seen: set[int] = set()
-    server_name: str | None = None
-    alpn: tuple[bytes, ...] = ()
-    while not extensions.at_end():
-        ext_type = extensions.uint(2, "extension type")
-        data = extensions.vector(2, f"extension {ext_type}")
-        if ext_type in seen:
-            # RFC 8446 §4.2: at most one extension of each type.
-            raise ClientHelloError(HelloErrorKind.MALFORMED, f"extension {ext_type} repeated")
-        seen.add(ext_type)
-        if ext_type == _EXT_SERVER_NAME:
-            server_name = _server_name(data)
-        elif ext_type == _EXT_ALPN:
-            alpn = _alpn_protocols(data)
+    server_name, alpn = _routing_extensions(extensions)
     if server_name is None:
         raise ClientHelloError(
             HelloErrorKind.NO_SNI,
             "the ClientHello carries no server_name; the client must send SNI to be routed",
         )
+    return server_name, alpn
+
+
+def _routing_extensions(extensions: bytes) -> tuple[str | None, tuple[bytes, ...]]:
+    """server_name and ALPN from the extensions block. Walked by index rather than with a
+    _Cursor per extension: a browser sends a dozen or more, and only two matter here."""
+    seen: set[int] = set()
+    server_name: str | None = None
+    alpn: tuple[bytes, ...] = ()
+    pos, end = 0, len(extensions)
+    while pos < end:
+        if end - pos < 4:
+            raise ClientHelloError(
+                HelloErrorKind.MALFORMED,
+                f"an extension header needs 4 bytes but only {end - pos} remain",
+            )
+        ext_type, length = _EXTENSION_HEADER.unpack_from(extensions, pos)
+        pos += 4
+        if pos + length > end:
+            raise ClientHelloError(
+                HelloErrorKind.MALFORMED,
+                f"extension {ext_type} needs {length} bytes but only {end - pos} remain",
+            )
+        if ext_type in seen:
+            # RFC 8446 §4.2: at most one extension of each type.
+            raise ClientHelloError(HelloErrorKind.MALFORMED, f"extension {ext_type} repeated")
+        seen.add(ext_type)
+        if ext_type == _EXT_SERVER_NAME:
+            server_name = _server_name(_Cursor(extensions[pos : pos + length]))
+        elif ext_type == _EXT_ALPN:
+            alpn = _alpn_protocols(_Cursor(extensions[pos : pos + length]))
+        pos += length
     return server_name, alpn
 
 

@@ -19,7 +19,7 @@ from aiohttp import web
 from federation.api.policy_check import policies_in_force
 from federation.config import load_config
 from federation.durations import DurationError, parse_duration
-from federation.gateway.access_log import AccessLog
+from federation.gateway.access_log import AccessLog, AccessLogError
 from federation.gateway.control_plane import ControlPlane, follow_routes
 from federation.gateway.denial_reporter import DenialReporter
 from federation.gateway.events import ConnectionEvent
@@ -376,7 +376,7 @@ def main(args: argparse.Namespace) -> int:
         return 2
     try:
         run(options)
-    except SvidUnavailableError as error:
+    except (SvidUnavailableError, AccessLogError) as error:
         print(f"meshfed gateway: {error}", file=sys.stderr)
         return 2
     return 0

@@ -28,6 +28,7 @@ services:
         (["--burst", "5"], "--burst needs --rate-limit"),
         (["--rate-limit", "10/s", "--queue-timeout", "100"], "--queue-timeout"),
         (["--drain-timeout", "soon"], "--drain-timeout"),
+        (["--access-log", "/nonexistent/access.log"], "--access-log /nonexistent/access.log"),
         (["--mode", "mtls"], "--mode mtls needs --svid-cert, --svid-key and --bundle"),
         (["--svid-cert", "gw.pem"], "need --mode mtls"),
         (
