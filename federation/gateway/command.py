@@ -195,7 +195,10 @@ async def running_gateway(options: GatewayOptions) -> AsyncIterator[RunningGatew
     """Listen, serve and follow route updates; on exit stop accepting and drain."""
     routes = LiveRouteTable(await initial_routes(options))
     gateway: PassthroughGateway | None = None
-    metrics = GatewayMetrics(lambda: gateway.relaying_by_service() if gateway else {})
+    metrics = GatewayMetrics(
+        lambda: gateway.relaying_by_service() if gateway else {},
+        known_route=lambda service: routes.route(service) is not None,
+    )
     async with AsyncExitStack() as stack:
         access_log = stack.enter_context(AccessLog(options.access_log))
         hooks: list[EventHook] = [metrics.observe, access_log.observe]

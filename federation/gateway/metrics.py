@@ -42,7 +42,17 @@ class _ActiveConnections(Collector):
 
 
 class GatewayMetrics:
-    def __init__(self, relaying: Callable[[], Mapping[str, int]]) -> None:
+    def __init__(
+        self,
+        relaying: Callable[[], Mapping[str, int]],
+        known_route: Callable[[str], bool] = lambda _: True,
+    ) -> None:
+        """``known_route``: whether the route table has the service. A name only a client's
+        SNI vouches for is counted under ``-``, so clients cannot grow the label set."""
+        self._known_route = known_route
+        # Looking a labelled child up costs more than counting with it; each is looked up once.
+        self._ends: dict[tuple[str, EventKind], tuple[Counter, Counter | None]] = {}
+        self._byte_counters: dict[str, tuple[Counter, Counter]] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.connections = Counter(
@@ -99,22 +109,46 @@ class GatewayMetrics:
         r.register(_ActiveConnections(relaying))
 
     def observe(self, event: ConnectionEvent) -> None:
-        route = event.route.service if event.route is not None else NO_ROUTE
-        if event.kind is EventKind.CIRCUIT_OVERFLOW:
+        route = NO_ROUTE
+        if event.route is not None and self._known_route(event.route.service):
+            route = event.route.service
+        kind = event.kind
+        if kind is EventKind.CIRCUIT_OVERFLOW:
             self.circuit_overflow.inc()
-        if event.kind is EventKind.RATE_LIMITED:
+        if kind is EventKind.RATE_LIMITED:
             self.rate_limited.inc()
-        if event.kind in PROGRESS_KINDS:
-            self.errors.labels(route, event.kind.value).inc()
+        if kind in PROGRESS_KINDS:
+            self.errors.labels(route, kind.value).inc()
             return
-        self.connections.labels(route, event.kind.value).inc()
-        if event.kind is not EventKind.RELAYED:
-            self.errors.labels(route, event.kind.value).inc()
+        ended, error = self._end_counters(route, kind)
+        ended.inc()
+        if error is not None:
+            error.inc()
         if event.connect_seconds is not None:
             self.connect_seconds.observe(event.connect_seconds)
         if event.bytes_in or event.bytes_out:
-            self.bytes.labels(route, "in").inc(event.bytes_in)
-            self.bytes.labels(route, "out").inc(event.bytes_out)
+            bytes_in, bytes_out = self._bytes_counters(route)
+            bytes_in.inc(event.bytes_in)
+            bytes_out.inc(event.bytes_out)
+
+    def _end_counters(self, route: str, kind: EventKind) -> tuple[Counter, Counter | None]:
+        counters = self._ends.get((route, kind))
+        if counters is None:
+            error = None if kind is EventKind.RELAYED else self.errors.labels(route, kind.value)
+            counters = self._ends[(route, kind)] = (
+                self.connections.labels(route, kind.value),
+                error,
+            )
+        return counters
+
+    def _bytes_counters(self, route: str) -> tuple[Counter, Counter]:
+        counters = self._byte_counters.get(route)
+        if counters is None:
+            counters = self._byte_counters[route] = (
+                self.bytes.labels(route, "in"),
+                self.bytes.labels(route, "out"),
+            )
+        return counters
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

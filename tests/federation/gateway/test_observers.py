@@ -130,3 +130,16 @@ def test_a_failing_observer_does_not_keep_the_event_from_the_others() -> None:
     event = ConnectionEvent(1, EventKind.RELAYED)
     fan_out(broken, seen.append)(event)
     assert seen == [event]
+
+
+def test_a_service_only_the_clients_sni_names_is_counted_under_no_route() -> None:
+    metrics = GatewayMetrics(dict, known_route=lambda service: service == "svc-a.ns")
+    for number, service in enumerate(("svc-a.ns", "made-up-1.ns", "made-up-2.ns")):
+        metrics.observe(ConnectionEvent(number, EventKind.NO_UPSTREAM, route=RouteName(service)))
+    seen = samples(metrics)
+    no_upstream = {
+        dict(labels)["route"]: value
+        for (name, labels), value in seen.items()
+        if name == "meshfed_gateway_connections_total"
+    }
+    assert no_upstream == {"svc-a.ns": 1, "-": 2}
