@@ -169,6 +169,9 @@ class StaticEndpointSpec(Strict):
     health: EndpointHealth | None = Field(
         None, description="fixed health, like EDS health_status; live checks decide when unset"
     )
+    labels: dict[str, str] = Field(
+        {}, description="labels as a cloud resource carries them; services' subsets select by them"
+    )
 
 
 class StaticProviderSpec(ProviderBase):

@@ -66,6 +66,7 @@ def static_endpoint(spec: StaticEndpointSpec, cluster: ClusterSpec) -> Endpoint:
         zone=spec.zone or cluster.zone,
         network=cluster.network,
         weight=spec.weight,
+        labels=tuple(sorted(spec.labels.items())),
         health=Health(spec.health.value) if spec.health else Health.UNKNOWN,
         source="config",
     )

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from federation.config import parse_config
 from federation.gateway.live_routes import LiveRouteTable
 from federation.gateway.route_config import GatewayConfig
-from federation.gateway.route_plan import plan_gateway_config
+from federation.gateway.route_plan import plan_gateway_config, static_endpoints
 from federation.gateway.routes import UnknownSubsetError, Upstream
 from federation.model import MeshfedConfig, SubsetSpec
 from geo import RegionCatalog
@@ -237,3 +237,21 @@ def with_subsets(subsets: list[SubsetSpec]) -> MeshfedConfig:
 def sorted_labels(endpoints: list[Endpoint]) -> list[dict[str, str]]:
     # The plan lists equal-weight endpoints by address.
     return [dict(e.labels) for e in sorted(endpoints, key=lambda e: (e.address, e.port))]
+
+
+def test_static_endpoints_carry_their_labels_into_subsets() -> None:
+    text = CONFIG + (
+        "providers:\n"
+        "  - name: local\n"
+        "    kind: static\n"
+        "    endpoints:\n"
+        "      - {cluster: aws-use1, service: payments.prod, address: 10.0.0.1, port: 8080,\n"
+        "         labels: {version: v2, track: canary}}\n"
+        "      - {cluster: aws-use1, service: payments.prod, address: 10.0.0.2, port: 8080}\n"
+    )
+    config = parse_config(text)
+    table = LiveRouteTable(
+        plan_gateway_config(config, "aws-use1", static_endpoints(config), 0, CATALOG)
+    )
+    local = [u.address for u in table.upstreams(SERVICE, 8080, "canary") if u.cluster == "aws-use1"]
+    assert local == ["10.0.0.1"]
