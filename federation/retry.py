@@ -283,6 +283,9 @@ async def _attempt(
     attempt_fn: Callable[[int], Awaitable[Attempt[T]]], number: int, per_try_timeout: float | None
 ) -> Attempt[T]:
     try:
+        if per_try_timeout is None:
+            # The gateway bounds each connect itself; a scope with no deadline would only cost.
+            return await attempt_fn(number)
         async with asyncio.timeout(per_try_timeout):
             return await attempt_fn(number)
     except TimeoutError:

@@ -243,7 +243,7 @@ def start_all(stack: ExitStack, directory: Path) -> tuple[Peer, list[Peer]]:
     nginx = ["nginx", "-p", str(directory), "-e", str(directory / "nginx.err"), "-c"]
     backend_config = nginx_backend_config(directory, backend_port, cert, key)
     backend = start(stack, "backend", [*nginx, str(backend_config)], backend_port, log)
-    ports = {name: free_port() for name in ("nginx", "haproxy", "meshfed")}
+    ports = {name: free_port() for name in ("nginx", "haproxy", "meshfed", "python_floor")}
     commands = {
         "nginx": [*nginx, str(nginx_stream_config(directory, ports["nginx"], backend_port))],
         "haproxy": [
@@ -257,6 +257,10 @@ def start_all(stack: ExitStack, directory: Path) -> tuple[Peer, list[Peer]]:
             *("--config", str(meshfed_config(directory, backend_port)), "--cluster", "aws-use1"),
             *("--listen", f"127.0.0.1:{ports['meshfed']}", "--access-log", os.devnull),
             *("--log-level", "warning"),
+        ],
+        "python_floor": [
+            *(sys.executable, "-m", "bench.gateway.bare_relay"),
+            *(str(ports["python_floor"]), str(backend_port)),
         ],
     }
     proxies = [start(stack, name, command, ports[name], log) for name, command in commands.items()]

@@ -1,6 +1,7 @@
 """Gateway benchmark: one TLS backend reached directly and through nginx ``stream``
-(ssl_preread), HAProxy ``mode tcp`` (req.ssl_sni) and ``meshfed gateway --mode passthrough``,
-all with one worker on 127.0.0.1, measured side by side in one run. Prints one JSON object.
+(ssl_preread), HAProxy ``mode tcp`` (req.ssl_sni), ``meshfed gateway --mode passthrough`` and
+a bare Python relay (the floor any asyncio proxy pays), all with one worker on 127.0.0.1,
+measured side by side in one run. Prints one JSON object.
 
 Throughput on a 2-core machine is bound by the client and swings between runs; the proxy's CPU
 time per connection/request/MiB (user + sys of its process tree, from /proc) is the steady
@@ -117,9 +118,16 @@ def ratios(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "transfer_1mib": ("mib_per_s", "proxy_cpu_us_per_mib"),
     }
     out: dict[str, Any] = {}
-    for peer in ("nginx", "haproxy"):
-        out[f"meshfed/{peer}"] = {
-            f"{kind}.{key}": _ratio(results["meshfed"][kind][key], results[peer][kind][key])
+    # The floor's own ratios say what any Python asyncio proxy pays; meshfed over the floor
+    # says what meshfed adds to that.
+    for ours, peer in (
+        ("meshfed", "nginx"),
+        ("meshfed", "haproxy"),
+        ("meshfed", "python_floor"),
+        ("python_floor", "nginx"),
+    ):
+        out[f"{ours}/{peer}"] = {
+            f"{kind}.{key}": _ratio(results[ours][kind][key], results[peer][kind][key])
             for kind, pair in keys.items()
             for key in pair
         }

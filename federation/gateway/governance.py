@@ -15,7 +15,7 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from federation.circuit_breaker import (
     CircuitBreaker,
@@ -46,6 +46,33 @@ class TrafficPolicy:
     retry_on: frozenset[RetryOn] = frozenset({RetryOn.CONNECT_FAILURE})
     max_connections: int = 1024
     max_pending: int = 1024
+    # Derived once: every connection of the service reads them.
+    breaker_settings: CircuitBreakerSettings = field(init=False, repr=False, compare=False)
+    _retry: RetryPolicy | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Limits only: a TCP gateway has no request to hold back while a sleep window runs.
+        settings = CircuitBreakerSettings(
+            max_connections=self.max_connections,
+            max_pending_requests=self.max_pending,
+            sleep_window=0.0,
+            failure_threshold=None,
+        )
+        object.__setattr__(self, "breaker_settings", settings)
+        retry = None if self.attempts is None else self._retry_policy(self.attempts)
+        object.__setattr__(self, "_retry", retry)
+
+    def retry_policy(self, candidates: int) -> RetryPolicy:
+        """Without ``attempts``, every candidate is tried once."""
+        return self._retry or self._retry_policy(candidates)
+
+    def _retry_policy(self, attempts: int) -> RetryPolicy:
+        return RetryPolicy(
+            attempts=attempts,
+            backoff_base=self.backoff_base,
+            backoff_max=max(self.backoff_base, self.backoff_max),
+            retry_on=self.retry_on,
+        )
 
     @classmethod
     def from_spec(cls, spec: TrafficSpec, connect_timeout: float | None = None) -> TrafficPolicy:
@@ -58,16 +85,6 @@ class TrafficPolicy:
             retry_on=frozenset(RetryOn(name) for name in spec.retry_on),
             max_connections=spec.max_connections,
             max_pending=spec.max_pending_requests,
-        )
-
-    @property
-    def breaker_settings(self) -> CircuitBreakerSettings:
-        # Limits only: a TCP gateway has no request to hold back while a sleep window runs.
-        return CircuitBreakerSettings(
-            max_connections=self.max_connections,
-            max_pending_requests=self.max_pending,
-            sleep_window=0.0,
-            failure_threshold=None,
         )
 
 
@@ -96,6 +113,9 @@ class Governance:
         self._clock = clock
         self._breakers: dict[tuple[str, str], CircuitBreaker] = {}
 
+    def policy(self, service: str) -> TrafficPolicy:
+        return self._policy_for(service)
+
     def active_connection(self) -> AbstractContextManager[None]:
         """Hold for a connection's whole life: the retry budget is a share of these, so a
         level going down with many connections open still leaves room to retry elsewhere."""
@@ -106,7 +126,7 @@ class Governance:
         key = (service, cluster)
         breaker = self._breakers.get(key)
         settings = policy.breaker_settings
-        if breaker is None or breaker.settings != settings:
+        if breaker is None or (breaker.settings is not settings and breaker.settings != settings):
             clock = self._clock or asyncio.get_running_loop().time
             breaker = self._breakers[key] = CircuitBreaker(
                 f"{service} in {cluster}", settings, clock
@@ -119,13 +139,8 @@ class Governance:
         """Connect to one of ``candidates`` or raise Rejected saying why none would do."""
         if self._rate_limiter is not None:
             await self._rate_limiter.admit(service)
-        policy = self._policy_for(service)
-        retry = RetryPolicy(
-            attempts=policy.attempts or len(candidates),
-            backoff_base=policy.backoff_base,
-            backoff_max=max(policy.backoff_base, policy.backoff_max),
-            retry_on=policy.retry_on,
-        )
+        policy = self.policy(service)
+        retry = policy.retry_policy(len(candidates))
         loop = asyncio.get_running_loop()
         started = loop.time()
         cursor = _Cursor(candidates)

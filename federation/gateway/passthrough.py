@@ -52,9 +52,17 @@ _ALERTS = {
 class _HelloProtocol(asyncio.Protocol):
     """Owns an accepted connection until its ClientHello is read, then goes quiet."""
 
-    def __init__(self, accept: Callable[[_HelloProtocol], None], max_hello_bytes: int) -> None:
+    def __init__(
+        self,
+        accept: Callable[[_HelloProtocol], None],
+        max_hello_bytes: int,
+        hello_timeout: float | None = None,
+    ) -> None:
         self._accept = accept
         self._reader = ClientHelloReader(max_hello_bytes)
+        self._hello_timeout = hello_timeout
+        # One timer handle per connection: cheaper than an asyncio.timeout scope around the wait.
+        self._timer: asyncio.TimerHandle | None = None
         self.bytes_read = 0
         self.hello: asyncio.Future[ClientHello] = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
@@ -63,7 +71,19 @@ class _HelloProtocol(asyncio.Protocol):
         # cast, not isinstance: uvloop's transports have asyncio.Transport's interface
         # without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
+        if self._hello_timeout is not None:
+            self._timer = asyncio.get_running_loop().call_later(
+                self._hello_timeout, self._expire, self._hello_timeout
+            )
         self._accept(self)
+
+    def _expire(self, timeout: float) -> None:
+        self._settle(
+            Rejected(
+                EventKind.HELLO_TIMEOUT,
+                f"no complete ClientHello within {timeout}s ({self.bytes_read} bytes read)",
+            )
+        )
 
     def data_received(self, data: bytes) -> None:
         if self.hello.done():
@@ -92,6 +112,8 @@ class _HelloProtocol(asyncio.Protocol):
     def _settle(self, outcome: ClientHello | Rejected) -> None:
         if self.hello.done():
             return
+        if self._timer is not None:
+            self._timer.cancel()
         if self.transport is not None:
             self.transport.pause_reading()
         if isinstance(outcome, ClientHello):
@@ -223,7 +245,9 @@ class PassthroughGateway:
         terminator = self._terminator
         if terminator is None:
             self._server = await loop.create_server(
-                lambda: _HelloProtocol(self._accept, self._max_hello_bytes), host, port
+                lambda: _HelloProtocol(self._accept, self._max_hello_bytes, self._hello_timeout),
+                host,
+                port,
             )
         else:
             self._server = await loop.create_server(
@@ -293,7 +317,8 @@ class PassthroughGateway:
             self._emit(connection.event(EventKind.INTERNAL_ERROR, repr(error)))
 
     async def _route_and_relay(self, connection: _Connection) -> RelayTotals:
-        hello = await self._read_hello(connection.client)
+        # Settles within hello_timeout: the protocol's timer rejects a hello that is late.
+        hello = await connection.client.hello
         connection.sni = hello.server_name
         try:
             route = parse_route_name(hello.server_name)
@@ -336,17 +361,6 @@ class PassthroughGateway:
             return await closed
         finally:
             self._relaying[service] -= 1
-
-    async def _read_hello(self, client: _HelloProtocol) -> ClientHello:
-        try:
-            async with asyncio.timeout(self._hello_timeout):
-                return await client.hello
-        except TimeoutError:
-            raise Rejected(
-                EventKind.HELLO_TIMEOUT,
-                f"no complete ClientHello within {self._hello_timeout}s "
-                f"({client.bytes_read} bytes read)",
-            ) from None
 
     async def _connect(
         self, connection: _Connection, service: str, candidates: Sequence[Upstream]

@@ -72,7 +72,7 @@ def test_a_writer_that_falls_behind_drops_and_counts_instead_of_growing(tmp_path
 
 def test_a_destination_that_cannot_be_written_fails_at_start(tmp_path: Path) -> None:
     with (
-        pytest.raises(AccessLogError, match="missing/access.log: cannot open"),
+        pytest.raises(AccessLogError, match=r"missing/access\.log: cannot open"),
         AccessLog(str(tmp_path / "missing" / "access.log")),
     ):
         pass

@@ -6,9 +6,13 @@ import asyncio
 
 import pytest
 
+from federation.config import parse_config
+from federation.gateway.command import GatewayOptions, traffic_governance
 from federation.gateway.events import EventKind
 from federation.gateway.governance import Governance, TrafficPolicy
+from federation.gateway.live_routes import LiveRouteTable
 from federation.gateway.ratelimit import RateLimit, RateLimiter
+from federation.gateway.route_config import GatewayConfig, ServiceRoute, TrafficSpec, UpstreamSpec
 from federation.gateway.routes import StaticRouteTable, Upstream
 from federation.retry import RetryBudget, RetryOn
 from tests.federation.gateway.conftest import (
@@ -178,3 +182,37 @@ async def test_open_connections_count_toward_the_retry_budget(
     assert await client.exchange(b"ping\n") == b"a got ping\n"
     for held in (*open_ones, client):
         held.close()
+
+
+def test_traffic_settings_follow_a_replaced_route_table_and_are_built_once_per_version() -> None:
+    def table(version: int, max_connections: int) -> GatewayConfig:
+        traffic = TrafficSpec(
+            connect_timeout_s=0.5,
+            attempts=2,
+            backoff_base_s=0,
+            backoff_max_s=0,
+            retry_on=["connect-failure"],
+            max_connections=max_connections,
+            max_pending_requests=10,
+        )
+        upstream = UpstreamSpec(address="127.0.0.1", port=9, cluster="c1", kind="endpoint")
+        route = ServiceRoute(
+            service="svc-a.ns", port=443, local=True, upstreams=[upstream], traffic=traffic
+        )
+        return GatewayConfig(cluster="c1", version=version, services=[route])
+
+    config = parse_config(
+        "federation: {name: f, trust_domain: f.mesh}\nstore: memory://\n"
+        "clusters: [{name: c1, cloud: aws, region: us-east-1}]\n"
+    )
+    routes = LiveRouteTable(table(1, max_connections=3))
+    governance = traffic_governance(
+        GatewayOptions(config=config, cluster="c1", listen=("127.0.0.1", 0)), routes
+    )
+    first = governance.policy("svc-a.ns")
+    assert first.max_connections == 3 and first.retry_policy(5).attempts == 2
+    assert governance.policy("svc-a.ns") is first
+    routes.replace(table(2, max_connections=7))
+    assert governance.policy("svc-a.ns").max_connections == 7
+    # A service the table does not describe still gets a bounded connect.
+    assert governance.policy("other.ns").connect_timeout > 0
