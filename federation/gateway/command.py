@@ -201,7 +201,9 @@ async def running_gateway(options: GatewayOptions) -> AsyncIterator[RunningGatew
         known_route=lambda service: routes.route(service) is not None,
     )
     async with AsyncExitStack() as stack:
-        access_log = stack.enter_context(AccessLog(options.access_log))
+        access_log = stack.enter_context(
+            AccessLog(options.access_log, on_dropped=metrics.access_log_dropped.inc)
+        )
         hooks: list[EventHook] = [metrics.observe, access_log.observe]
         terminator = options.terminator
         if options.svid_from_server:

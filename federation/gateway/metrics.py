@@ -100,6 +100,11 @@ class GatewayMetrics:
             ["result"],
             registry=r,
         )
+        self.access_log_dropped = Counter(
+            "meshfed_gateway_access_log_dropped",
+            "Access log lines dropped because the writer fell behind",
+            registry=r,
+        )
         self.route_updates = Counter(
             "meshfed_gateway_route_updates",
             "Route tables applied, by source (static or control plane)",
