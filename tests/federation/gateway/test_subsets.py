@@ -69,8 +69,11 @@ ENDPOINTS = [
 ]
 
 
+PARSED = parse_config(CONFIG)
+
+
 def planned(cluster: str = "aws-use1", endpoints: list[Endpoint] = ENDPOINTS) -> GatewayConfig:
-    return plan_gateway_config(parse_config(CONFIG), cluster, endpoints, 3, CATALOG)
+    return plan_gateway_config(PARSED, cluster, endpoints, 3, CATALOG)
 
 
 def subsets_by_address(cluster: str) -> dict[str, list[str]]:
@@ -174,7 +177,7 @@ def test_a_subset_the_service_does_not_define_is_refused_with_the_ones_it_does()
 
 def test_a_defined_subset_with_no_upstream_left_is_empty_not_unknown() -> None:
     v1_only = [e for e in ENDPOINTS if e.address in ("10.0.0.1", "10.0.0.4")]
-    defined = parse_config(CONFIG).services[0].subsets
+    defined = PARSED.services[0].subsets
     config = plan_gateway_config(with_subsets(defined), "aws-use1", v1_only, 3, CATALOG)
     assert LiveRouteTable(config).upstreams(SERVICE, 8080, "v2") == ()
 
@@ -228,7 +231,7 @@ def test_an_endpoint_is_offered_for_a_subset_iff_it_carries_all_the_subsets_labe
 
 
 def with_subsets(subsets: list[SubsetSpec]) -> MeshfedConfig:
-    config = parse_config(CONFIG)
+    config = PARSED
     single = config.clusters[:1]  # no other cluster, so every upstream is a local endpoint
     service = config.services[0].model_copy(update={"subsets": subsets})
     return config.model_copy(update={"clusters": single, "services": [service]})
