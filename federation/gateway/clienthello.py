@@ -23,6 +23,13 @@ _EXT_ALPN = 16
 _NAME_TYPE_HOST_NAME = 0
 _MAX_SESSION_ID = 32
 _EXTENSION_HEADER = struct.Struct(">HH")  # extension_type, extension_data length
+# (field, length bytes, fewest, most, in pairs) of the vectors before the extensions,
+# RFC 8446 §4.1.2.
+_FIXED_VECTORS = (
+    ("legacy_session_id", 1, 0, _MAX_SESSION_ID, False),
+    ("cipher_suites", 2, 2, 2**16 - 2, True),
+    ("legacy_compression_methods", 1, 1, 2**8 - 1, False),
+)
 
 
 class HelloErrorKind(StrEnum):
@@ -210,27 +217,47 @@ class _Cursor:
 
 def parse_client_hello_body(body: bytes) -> tuple[str, tuple[bytes, ...]]:
     """The server name and ALPN protocols of one complete ClientHello body (no header)."""
-    hello = _Cursor(body)
-    hello.take(2 + 32, "legacy_version and random")
-    if len(hello.vector(1, "legacy_session_id").remaining()) > _MAX_SESSION_ID:
-        raise ClientHelloError(HelloErrorKind.MALFORMED, "legacy_session_id over 32 bytes")
-    suites = hello.vector(2, "cipher_suites", min_length=2)
-    if len(suites.remaining()) % 2:
-        raise ClientHelloError(HelloErrorKind.MALFORMED, "cipher_suites has an odd length")
-    hello.vector(1, "legacy_compression_methods", min_length=1)
-    if hello.at_end():
-        raise ClientHelloError(
-            HelloErrorKind.NO_SNI, "the ClientHello has no extensions, so no server_name"
-        )
-    extensions = hello.vector(2, "extensions").remaining()
-    hello.expect_end("the extensions")
-    server_name, alpn = _routing_extensions(extensions)
+    server_name, alpn = _routing_extensions(_extensions_block(body))
     if server_name is None:
         raise ClientHelloError(
             HelloErrorKind.NO_SNI,
             "the ClientHello carries no server_name; the client must send SNI to be routed",
         )
     return server_name, alpn
+
+
+def _extensions_block(body: bytes) -> bytes:
+    """Skip the fixed fields by index (every connection pays for this walk) and answer the
+    extensions block, checking each length as it goes."""
+    pos = 2 + 32  # legacy_version and random
+    for what, width, minimum, maximum, even in _FIXED_VECTORS:
+        if pos + width > len(body):
+            raise ClientHelloError(
+                HelloErrorKind.MALFORMED, f"the ClientHello ends inside its {what} length"
+            )
+        length = int.from_bytes(body[pos : pos + width], "big")
+        pos += width
+        if not minimum <= length <= maximum:
+            raise ClientHelloError(
+                HelloErrorKind.MALFORMED,
+                f"{what} is {length} bytes, outside {minimum}-{maximum}",
+            )
+        if pos + length > len(body):
+            raise ClientHelloError(
+                HelloErrorKind.MALFORMED,
+                f"{what} needs {length} bytes but only {len(body) - pos} remain",
+            )
+        if even and length % 2:
+            raise ClientHelloError(HelloErrorKind.MALFORMED, f"{what} has an odd length")
+        pos += length
+    if pos == len(body):
+        raise ClientHelloError(
+            HelloErrorKind.NO_SNI, "the ClientHello has no extensions, so no server_name"
+        )
+    extensions = _Cursor(body[pos:])
+    block = extensions.vector(2, "extensions").remaining()
+    extensions.expect_end("the extensions")
+    return block
 
 
 def _routing_extensions(extensions: bytes) -> tuple[str | None, tuple[bytes, ...]]:
