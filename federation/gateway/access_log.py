@@ -11,15 +11,19 @@ dropped and counted rather than held without bound.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from federation.gateway.events import PROGRESS_KINDS, ConnectionEvent
+
+log = logging.getLogger("meshfed.gateway")
+DropReason = Literal["behind", "write_error"]
 
 FIELDS = (
     "time",
@@ -67,9 +71,14 @@ class AccessLogError(OSError):
     """The access log's destination cannot be written."""
 
 
+Dropped = Callable[[DropReason, int], None]
+
+
 class AccessLog:
     """``destination`` is a file path, or ``-`` for standard output. ``on_dropped`` hears how
-    many lines were dropped because the writer fell behind (called on the event loop)."""
+    many lines were lost and why: ``behind`` (called on the event loop) when the writer fell
+    ``max_pending`` lines behind, ``write_error`` (called on the writer thread) when the
+    destination refused them; it must be thread-safe, as Prometheus counters are."""
 
     def __init__(
         self,
@@ -77,7 +86,7 @@ class AccessLog:
         *,
         flush_interval: float = DEFAULT_FLUSH_INTERVAL,
         max_pending: int = DEFAULT_MAX_PENDING,
-        on_dropped: Callable[[int], None] | None = None,
+        on_dropped: Dropped | None = None,
     ) -> None:
         self._destination = destination
         self._flush_interval = flush_interval
@@ -88,6 +97,7 @@ class AccessLog:
         self._stopping = threading.Event()
         self._writer = threading.Thread(target=self._write_until_stopped, name="access-log")
         self._stream: TextIO | None = None
+        self._failing = False
 
     def __enter__(self) -> AccessLog:
         if self._destination == "-":
@@ -114,14 +124,18 @@ class AccessLog:
         self._stopping.set()
         self._writer.join()
         if self._stream is not None and self._stream is not sys.stdout:
-            self._stream.close()
+            try:
+                self._stream.close()
+            except OSError:
+                # close() flushes; the writer already counted and reported what it lost.
+                pass
 
     def observe(self, event: ConnectionEvent) -> None:
         if event.kind in PROGRESS_KINDS:
             return
         if len(self._pending) >= self._max_pending:
             if self._on_dropped is not None:
-                self._on_dropped(1)
+                self._on_dropped("behind", 1)
             return
         self._pending.append((event, time.time()))
 
@@ -137,6 +151,23 @@ class AccessLog:
         while pending:
             event, now = pending.popleft()
             lines.append(json.dumps(access_record(event, now), separators=(",", ":")) + "\n")
-        if lines:
+        if not lines:
+            return
+        try:
             stream.write("".join(lines))
             stream.flush()
+        except OSError as error:
+            # A full disk or a closed pipe may come back: keep the writer alive, tell once.
+            if not self._failing:
+                log.error(
+                    "access log %s cannot be written; lines are dropped until it can",
+                    self._destination,
+                    extra={"error": str(error)},
+                )
+            self._failing = True
+            if self._on_dropped is not None:
+                self._on_dropped("write_error", len(lines))
+            return
+        if self._failing:
+            log.warning("access log %s is written again", self._destination)
+        self._failing = False

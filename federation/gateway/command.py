@@ -202,7 +202,12 @@ async def running_gateway(options: GatewayOptions) -> AsyncIterator[RunningGatew
     )
     async with AsyncExitStack() as stack:
         access_log = stack.enter_context(
-            AccessLog(options.access_log, on_dropped=metrics.access_log_dropped.inc)
+            AccessLog(
+                options.access_log,
+                on_dropped=lambda reason, lines: metrics.access_log_dropped.labels(reason).inc(
+                    lines
+                ),
+            )
         )
         hooks: list[EventHook] = [metrics.observe, access_log.observe]
         terminator = options.terminator

@@ -45,7 +45,7 @@ class GatewayMetrics:
     def __init__(
         self,
         relaying: Callable[[], Mapping[str, int]],
-        known_route: Callable[[str], bool] = lambda _: True,
+        known_route: Callable[[str], bool],
     ) -> None:
         """``known_route``: whether the route table has the service. A name only a client's
         SNI vouches for is counted under ``-``, so clients cannot grow the label set."""
@@ -102,7 +102,8 @@ class GatewayMetrics:
         )
         self.access_log_dropped = Counter(
             "meshfed_gateway_access_log_dropped",
-            "Access log lines dropped because the writer fell behind",
+            "Access log lines lost: the writer fell behind, or the destination refused them",
+            ["reason"],
             registry=r,
         )
         self.route_updates = Counter(

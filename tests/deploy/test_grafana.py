@@ -63,7 +63,7 @@ def families(registry: CollectorRegistry) -> list[Family]:
 
 def exported() -> dict[str, Series]:
     """Every series name either registry exposes, as Prometheus client spells it on a scrape."""
-    registries = [Metrics().registry, GatewayMetrics(dict).registry]
+    registries = [Metrics().registry, GatewayMetrics(dict, known_route=lambda _: True).registry]
     names: dict[str, Series] = {}
     for family in (f for registry in registries for f in families(registry)):
         suffixes = {"counter": ["_total"], "histogram": sorted(HISTOGRAM_SERIES)}.get(

@@ -53,7 +53,8 @@ def line(name: str, kind: str, labels: tuple[str, ...], component: str, help_tex
 
 def metrics_table() -> str:
     body = sorted(
-        rows(Metrics().registry, "serve") + rows(GatewayMetrics(dict).registry, "gateway")
+        rows(Metrics().registry, "serve")
+        + rows(GatewayMetrics(dict, known_route=lambda _: True).registry, "gateway")
     )
     header = ["| metric | type | labels | exported by | what |", "|---|---|---|---|---|"]
     return "\n".join(header + body)

@@ -155,7 +155,9 @@ def test_slow_answer_is_a_timeout_after_call_timeout(
 
     assert raised.value.kind is ProviderErrorKind.TIMEOUT
     assert "call_timeout" in str(raised.value)
-    assert 1.0 <= elapsed < 2.5  # two attempts of 0.5 s each, nowhere near the 5 s answer
+    # Two attempts of 0.5 s each; the bound leaves room for a loaded machine and still sits
+    # below the 5 s a single answer would take without the timeout.
+    assert 1.0 <= elapsed < 4.5
 
 
 @pytest.mark.parametrize(

@@ -62,11 +62,14 @@ def test_a_writer_that_falls_behind_drops_and_counts_instead_of_growing(tmp_path
     path = tmp_path / "access.log"
     # A writer that never wakes before the end stands in for a blocked disk.
     with AccessLog(
-        str(path), flush_interval=3600, max_pending=100, on_dropped=dropped.append
+        str(path),
+        flush_interval=3600,
+        max_pending=100,
+        on_dropped=lambda reason, lines: dropped.append((reason, lines)),
     ) as log:
         for connection_id in range(250):
             log.observe(relayed(connection_id))
-    assert sum(dropped) == 150
+    assert dropped == [("behind", 1)] * 150
     assert len(path.read_text().splitlines()) == 100
 
 
@@ -76,3 +79,20 @@ def test_a_destination_that_cannot_be_written_fails_at_start(tmp_path: Path) -> 
         AccessLog(str(tmp_path / "missing" / "access.log")),
     ):
         pass
+
+
+def test_a_destination_that_refuses_writes_costs_those_lines_and_the_writer_carries_on() -> None:
+    dropped: list[tuple[str, int]] = []
+    # /dev/full accepts the open and refuses every write, as a full disk does.
+    with AccessLog(
+        "/dev/full", flush_interval=0.01, on_dropped=lambda *lost: dropped.append(lost)
+    ) as log:
+        log.observe(relayed(1))
+        waited = threading.Event()
+        for _ in range(500):
+            if dropped:
+                break
+            waited.wait(0.01)
+        log.observe(relayed(2))
+    # Both batches were tried (the writer outlived the first failure) and nothing raised.
+    assert sum(lines for reason, lines in dropped if reason == "write_error") == 2

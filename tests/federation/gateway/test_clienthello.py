@@ -17,6 +17,7 @@ from federation.gateway.clienthello import (
     ClientHelloError,
     ClientHelloReader,
     HelloErrorKind,
+    parse_client_hello_body,
 )
 from tests.federation.gateway.hellos import (
     captured_client_hello,
@@ -232,3 +233,50 @@ def test_atheris_harness_survives_a_bounded_run(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Done 20000 runs" in result.stderr
+
+
+# The extensions vector (its length included) of a good hello: everything after the 41 bytes
+# of version, random, an empty session id, one suite and one compression method.
+EXTENSIONS_VECTOR = client_hello_message()[4 + 41 :]
+SUITE = b"\x13\x01"
+
+
+def _body(session_id: bytes, suites: bytes, compression: bytes, tail: bytes | None) -> bytes:
+    """A ClientHello body with the given fixed fields; ``tail`` None: a good extensions vector."""
+
+    def vector(width: int, data: bytes) -> bytes:
+        return len(data).to_bytes(width, "big") + data
+
+    fixed = vector(1, session_id) + vector(2, suites) + vector(1, compression)
+    return b"\x03\x03" + bytes(32) + fixed + (EXTENSIONS_VECTOR if tail is None else tail)
+
+
+@pytest.mark.parametrize(
+    ("body", "kind", "says"),
+    [
+        (_body(bytes(33), SUITE, b"\x00", None), HelloErrorKind.MALFORMED, "legacy_session_id"),
+        (_body(b"", b"", b"\x00", None), HelloErrorKind.MALFORMED, "cipher_suites is 0 bytes"),
+        (_body(b"", b"\x13\x01\x13", b"\x00", None), HelloErrorKind.MALFORMED, "odd length"),
+        (_body(b"", SUITE, b"", None), HelloErrorKind.MALFORMED, "legacy_compression_methods"),
+        (_body(b"", SUITE, b"\x00", b""), HelloErrorKind.NO_SNI, "no extensions"),
+        (_body(b"", SUITE, b"\x00", b"\x00"), HelloErrorKind.MALFORMED, "extensions length"),
+        (_body(b"", SUITE, b"\x00", b"\x00\x09abc"), HelloErrorKind.MALFORMED, "extensions needs"),
+        (b"\x03\x03" + bytes(32), HelloErrorKind.MALFORMED, "inside its legacy_session_id"),
+        (b"\x03\x03" + bytes(32) + b"\x00\x00", HelloErrorKind.MALFORMED, "inside its cipher"),
+        (b"\x03\x03" + bytes(32) + b"\x05ab", HelloErrorKind.MALFORMED, "needs 5 bytes"),
+    ],
+)
+def test_each_fixed_field_out_of_its_bounds_is_refused_by_name(
+    body: bytes, kind: HelloErrorKind, says: str
+) -> None:
+    with pytest.raises(ClientHelloError) as raised:
+        parse_client_hello_body(body)
+    assert raised.value.kind is kind
+    assert says in raised.value.detail
+
+
+def test_a_valid_body_built_like_the_refused_ones_parses() -> None:
+    # The table above would pass vacuously if _body could not build a good hello.
+    assert parse_client_hello_body(_body(bytes(32), SUITE, b"\x00", None))[0] == (
+        "svc-a.ns.svc.cluster.local"
+    )

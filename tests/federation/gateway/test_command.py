@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from federation.cli import main
+from federation.config import parse_config
+from federation.gateway.command import GatewayOptions, running_gateway
+from federation.gateway.metrics import GatewayMetrics
+from tests.federation.gateway.hellos import captured_client_hello
+from tests.federation.gateway.test_observers import samples
 
 CONFIG = """
 federation: {name: acme, trust_domain: acme.mesh}
@@ -87,3 +94,48 @@ def test_an_invalid_config_exits_1_with_its_problems(
     code = main(["gateway", "--config", str(config), "--cluster", "aws-use1", "--listen", ":1"])
     assert code == 1
     assert "services[0].port" in capsys.readouterr().out
+
+
+async def test_a_running_gateway_counts_unknown_services_under_no_route_and_lost_log_lines(
+    tmp_path: Path,
+) -> None:
+    # /dev/full refuses every write: the access log must count what it loses and carry on.
+    config = parse_config(CONFIG)
+    options = GatewayOptions(
+        config=config,
+        cluster="aws-use1",
+        listen=("127.0.0.1", 0),
+        access_log="/dev/full",
+        drain_timeout=1.0,
+    )
+    async with running_gateway(options) as running:
+        for _ in range(2):
+            reader, writer = await asyncio.open_connection(*running.address)
+            writer.write(captured_client_hello("made-up.ns.svc.cluster.local"))
+            await writer.drain()
+            assert await asyncio.wait_for(reader.read(), 5) != b""  # the TLS alert, then EOF
+            writer.close()
+        seen = await _metrics_when(running.metrics, _has_write_error, deadline_s=5)
+    assert (
+        seen[("meshfed_gateway_connections_total", (("outcome", "no_upstream"), ("route", "-")))]
+        == 2
+    )
+    assert not any(dict(labels).get("route") == "made-up.ns" for (_, labels) in seen), (
+        "a name only the client vouched for became a label"
+    )
+
+
+def _has_write_error(seen: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> bool:
+    key = ("meshfed_gateway_access_log_dropped_total", (("reason", "write_error"),))
+    return seen.get(key, 0) >= 1
+
+
+async def _metrics_when(
+    metrics: GatewayMetrics,
+    condition: Callable[[dict[tuple[str, tuple[tuple[str, str], ...]], float]], bool],
+    deadline_s: float,
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    async with asyncio.timeout(deadline_s):
+        while not condition(seen := samples(metrics)):  # noqa: ASYNC110 - a thread counts
+            await asyncio.sleep(0.05)
+    return seen

@@ -46,7 +46,9 @@ async def test_metrics_and_access_log_describe_relayed_and_failed_connections(
         }
     )
     started: list[RunningGateway] = []
-    metrics = GatewayMetrics(lambda: started[0].gateway.relaying_by_service())
+    metrics = GatewayMetrics(
+        lambda: started[0].gateway.relaying_by_service(), known_route=lambda _: True
+    )
     with AccessLog(str(log_path)) as access_log:
         hook = fan_out(metrics.observe, access_log.observe, events)
         gw = await start_gateway(table, on_event=hook)
@@ -94,7 +96,7 @@ async def test_metrics_and_access_log_describe_relayed_and_failed_connections(
 
 
 def test_refusals_count_by_kind_and_in_their_own_counters() -> None:
-    metrics = GatewayMetrics(dict)
+    metrics = GatewayMetrics(dict, known_route=lambda _: True)
     route = RouteName("svc-a.ns")
     for kind in (EventKind.CIRCUIT_OVERFLOW, EventKind.CIRCUIT_OPEN, EventKind.RATE_LIMITED):
         metrics.observe(ConnectionEvent(1, kind, route=route))
