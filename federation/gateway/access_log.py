@@ -10,6 +10,7 @@ dropped and counted rather than held without bound.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -124,11 +125,9 @@ class AccessLog:
         self._stopping.set()
         self._writer.join()
         if self._stream is not None and self._stream is not sys.stdout:
-            try:
+            # close() flushes; the writer already counted and reported what it lost.
+            with contextlib.suppress(OSError):
                 self._stream.close()
-            except OSError:
-                # close() flushes; the writer already counted and reported what it lost.
-                pass
 
     def observe(self, event: ConnectionEvent) -> None:
         if event.kind in PROGRESS_KINDS:
