@@ -6,7 +6,7 @@ resume from the last revision it saw and a compare-and-set names exactly the sta
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -115,6 +115,12 @@ class Store(Protocol):
         """Add an entry at the end of ``log``. With ``expect_seq``, only while the log holds
         exactly that many entries (else ConflictError, nothing written): a writer that
         chains each entry to the one before can append without any lock."""
+
+    async def append_many(
+        self, log: str, data: Sequence[bytes], *, expect_seq: int | None = None
+    ) -> list[LogEntry]:
+        """``append`` for several entries at once, consecutive and all or none: a writer that
+        must not leave half a batch behind appends it in one step."""
 
     async def read_log(self, log: str, *, after: int = 0, limit: int = 100) -> list[LogEntry]:
         """Entries with seq > ``after``, oldest first, at most ``limit``."""

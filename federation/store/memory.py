@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from itertools import islice
 
 from federation.store.base import (
@@ -96,11 +96,18 @@ class MemoryStore:
         return list(islice(self._history, start, start + _WATCH_BATCH))
 
     async def append(self, log: str, data: bytes, *, expect_seq: int | None = None) -> LogEntry:
+        (entry,) = await self.append_many(log, [data], expect_seq=expect_seq)
+        return entry
+
+    async def append_many(
+        self, log: str, data: Sequence[bytes], *, expect_seq: int | None = None
+    ) -> list[LogEntry]:
         entries = self._logs.setdefault(log, [])
         if expect_seq is not None and expect_seq != len(entries):
             raise ConflictError(f"log {log}", expect_seq, len(entries))
-        entries.append(bytes(data))
-        return LogEntry(seq=len(entries), data=entries[-1])
+        start = len(entries)
+        entries.extend(bytes(item) for item in data)
+        return [LogEntry(seq, entries[seq - 1]) for seq in range(start + 1, len(entries) + 1)]
 
     async def read_log(self, log: str, *, after: int = 0, limit: int = 100) -> list[LogEntry]:
         entries = self._logs.get(log, [])

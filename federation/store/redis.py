@@ -247,20 +247,29 @@ class RedisStore:
         return [_change_event(entry_id, fields) for entry_id, fields in entries]
 
     async def append(self, log: str, data: bytes, *, expect_seq: int | None = None) -> LogEntry:
-        entry_data = bytes(data)
+        (entry,) = await self.append_many(log, [data], expect_seq=expect_seq)
+        return entry
+
+    async def append_many(
+        self, log: str, data: Sequence[bytes], *, expect_seq: int | None = None
+    ) -> list[LogEntry]:
+        items = [bytes(item) for item in data]
+        if not items:
+            return []  # RPUSH takes at least one value
         key = self._log_prefix + log
         if expect_seq is None:
-            # RPUSH answers the list's new length, which is the entry's 1-based seq, atomically.
-            seq = await self._call(f"append to log {log!r}", self._client.rpush(key, entry_data))
-            return LogEntry(seq=int(seq), data=entry_data)
-        answer = await self._call(
-            f"append to log {log!r}",
-            self._append_at(keys=[key], args=[entry_data, expect_seq]),
-        )
-        seq, length = int(answer[0]), int(answer[1])
-        if seq < 0:
-            raise ConflictError(f"log {log}", expect_seq, length)
-        return LogEntry(seq=seq, data=entry_data)
+            # RPUSH answers the list's new length atomically: the last entry's 1-based seq.
+            last = await self._call(f"append to log {log!r}", self._client.rpush(key, *items))
+            length = int(last) - len(items)
+        else:
+            answer = await self._call(
+                f"append to log {log!r}",
+                self._append_at(keys=[key], args=[expect_seq, *items]),
+            )
+            length = int(answer[1])
+            if int(answer[0]) < 0:
+                raise ConflictError(f"log {log}", expect_seq, length)
+        return [LogEntry(length + i, item) for i, item in enumerate(items, start=1)]
 
     async def read_log(self, log: str, *, after: int = 0, limit: int = 100) -> list[LogEntry]:
         if limit <= 0:

@@ -90,12 +90,13 @@ end
 return 0
 """
 
-# KEYS: 1 log list. ARGV: 1 entry, 2 the length the log must have.
-# Answers {seq, length}: seq is -1 when the log had another length (nothing written).
+# KEYS: 1 log list. ARGV: 1 the length the log must have, 2… the entries.
+# Answers {new length, length before}: new length is -1 when the log had another length
+# (nothing written).
 APPEND_AT = """
 local length = redis.call('LLEN', KEYS[1])
-if length ~= tonumber(ARGV[2]) then
+if length ~= tonumber(ARGV[1]) then
   return {-1, length}
 end
-return {redis.call('RPUSH', KEYS[1], ARGV[1]), length}
+return {redis.call('RPUSH', KEYS[1], unpack(ARGV, 2)), length}
 """

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -244,19 +244,27 @@ class SqliteStore:
         return batch
 
     async def append(self, log: str, data: bytes, *, expect_seq: int | None = None) -> LogEntry:
-        entry_data = bytes(data)
+        (entry,) = await self.append_many(log, [data], expect_seq=expect_seq)
+        return entry
 
-        def job(conn: sqlite3.Connection) -> LogEntry:
+    async def append_many(
+        self, log: str, data: Sequence[bytes], *, expect_seq: int | None = None
+    ) -> list[LogEntry]:
+        items = [bytes(item) for item in data]
+
+        def job(conn: sqlite3.Connection) -> list[LogEntry]:
             with _immediate(conn):
-                seq: int = conn.execute(
-                    "SELECT coalesce(max(seq), 0) + 1 FROM logs WHERE log = ?", (log,)
+                length: int = conn.execute(
+                    "SELECT coalesce(max(seq), 0) FROM logs WHERE log = ?", (log,)
                 ).fetchone()[0]
-                if expect_seq is not None and expect_seq != seq - 1:
-                    raise ConflictError(f"log {log}", expect_seq, seq - 1)
-                conn.execute(
-                    "INSERT INTO logs (log, seq, data) VALUES (?, ?, ?)", (log, seq, entry_data)
+                if expect_seq is not None and expect_seq != length:
+                    raise ConflictError(f"log {log}", expect_seq, length)
+                entries = [LogEntry(length + i, item) for i, item in enumerate(items, start=1)]
+                conn.executemany(
+                    "INSERT INTO logs (log, seq, data) VALUES (?, ?, ?)",
+                    [(log, entry.seq, entry.data) for entry in entries],
                 )
-            return LogEntry(seq=seq, data=entry_data)
+            return entries
 
         return await self._run(job)
 

@@ -57,3 +57,21 @@ async def test_racing_conditional_appends_at_one_position_admit_exactly_one(stor
     assert sum(isinstance(r, LogEntry) for r in results) == 1
     assert all(isinstance(r, LogEntry | ConflictError) for r in results)
     assert len(await store.read_log("audit")) == 1
+
+
+async def test_append_many_lands_consecutive_entries_after_what_is_there(store: Store) -> None:
+    await store.append("audit", b"a")
+    assert await store.append_many("audit", [b"b", b"c"], expect_seq=1) == [
+        LogEntry(2, b"b"),
+        LogEntry(3, b"c"),
+    ]
+    assert await store.append_many("audit", [b"d"]) == [LogEntry(4, b"d")]
+    assert [e.data for e in await store.read_log("audit")] == [b"a", b"b", b"c", b"d"]
+
+
+async def test_append_many_at_a_moved_position_writes_none_of_the_batch(store: Store) -> None:
+    await store.append("audit", b"a")
+    with pytest.raises(ConflictError) as conflict:
+        await store.append_many("audit", [b"x", b"y", b"z"], expect_seq=0)
+    assert (conflict.value.expected, conflict.value.actual) == (0, 1)
+    assert await store.read_log("audit") == [LogEntry(1, b"a")]
