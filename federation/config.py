@@ -20,7 +20,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from federation.config_checks import cross_check
-from federation.model import MeshfedConfig
+from federation.dns_names import DNS_LABEL_PATTERN
+from federation.model import NAME_PATTERN, MeshfedConfig
 from federation.problems import InvalidInputError, Problem, join_path
 
 _ENV_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -150,12 +151,23 @@ def _problem(error: Any, path: tuple[str | int, ...], parent: Any) -> Problem:
         return Problem(join_path(path), f"'{field}' is required", f"add '{field}'")
     if kind == "literal_error":
         return Problem(join_path(path), message, "use one of the values listed")
-    if kind == "string_pattern_mismatch" and path and path[-1] == "name":
-        hint = "use lowercase letters, digits, '.' and '-', starting and ending alphanumeric"
-        return Problem(join_path(path), message, hint)
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") in _NAMED_PATTERNS:
+        what, hint = _NAMED_PATTERNS[ctx["pattern"]]
+        return Problem(join_path(path), f"{error['input']!r} is not {what}", hint)
     return Problem(join_path(path), message, _HINTS.get(kind, ""))
 
 
+# Patterns a reader knows by name: a mismatch says which rule, not the regex.
+_NAMED_PATTERNS = {
+    NAME_PATTERN: (
+        "a valid name",
+        "use lowercase letters, digits, '.' and '-', starting and ending alphanumeric",
+    ),
+    DNS_LABEL_PATTERN: (
+        "a lower-case DNS label",
+        "use lowercase letters, digits and '-' (at most 63, no dots), like v2",
+    ),
+}
 _HINTS = {
     "int_parsing": "write a whole number",
     "int_type": "write a whole number",

@@ -12,7 +12,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from federation.gateway.sni import is_subset_name
 from federation.problems import Problem, join_path
 from geo import RegionCatalog, UnknownRegionError
 from trust.spiffe_id import InvalidSpiffeIdError, parse_spiffe_id, validate_trust_domain
@@ -100,34 +99,20 @@ def _service_references(data: dict[str, Any], clusters: set[str]) -> Iterator[Pr
 
 
 def _subset_problems(data: dict[str, Any]) -> Iterator[Problem]:
+    # The model checks each subset on its own; only uniqueness spans a service's subsets.
     for i, service in enumerate(_items(data.get("services"))):
         seen: dict[str, int] = {}
         for k, subset in enumerate(_items(_dict(service).get("subsets"))):
-            subset = _dict(subset)
-            base = f"services[{i}].subsets[{k}]"
-            name = subset.get("name")
-            # SNI carries the name, and SNI routing compares in lower case.
-            if isinstance(name, str) and not is_subset_name(name):
+            name = _dict(subset).get("name")
+            if not isinstance(name, str):
+                continue
+            if name in seen:
                 yield Problem(
-                    f"{base}.name",
-                    f"subset name {name!r} is not a lower-case DNS label",
-                    "use lowercase letters, digits and '-' (at most 63, no dots), like v2",
-                )
-            elif isinstance(name, str) and name in seen:
-                yield Problem(
-                    f"{base}.name",
+                    f"services[{i}].subsets[{k}].name",
                     f"duplicate subset '{name}' (also services[{i}].subsets[{seen[name]}])",
                     "subset names must be unique within a service: rename or merge one",
                 )
-            if isinstance(name, str):
-                seen.setdefault(name, k)
-            if "labels" in subset and not subset["labels"]:
-                yield Problem(
-                    f"{base}.labels",
-                    "a subset needs at least one label",
-                    "name the labels its endpoints carry, e.g. {version: v2}; "
-                    "without any, the subset is every endpoint: use the empty subset instead",
-                )
+            seen.setdefault(name, k)
 
 
 def _provider_references(

@@ -19,6 +19,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from federation.dns_names import DNS_LABEL_PATTERN
 from federation.durations import Duration
 from federation.store.url import parse_store_url
 
@@ -263,14 +264,24 @@ class HealthCheckSpec(Strict):
     path: str = "/healthz"
 
 
+SubsetName = Annotated[
+    str,
+    StringConstraints(pattern=DNS_LABEL_PATTERN),
+    Field(
+        description="a lower-case DNS label (letters, digits and '-', at most 63, no dots): "
+        "SNI names it in outbound_.<port>_.<subset>_.<host>"
+    ),
+]
+
+
 class SubsetSpec(Strict):
     """A named slice of a service's endpoints, as an Istio DestinationRule subset is."""
 
-    name: str = Field(
-        description="a lower-case DNS label: SNI names it in outbound_.<port>_.<subset>_.<host>"
-    )
+    name: SubsetName
+    # Without labels a subset would be every endpoint, which the empty subset already says.
     labels: dict[str, str] = Field(
-        description="an endpoint is in the subset when it carries every one of these labels"
+        min_length=1,
+        description="an endpoint is in the subset when it carries every one of these labels",
     )
 
 

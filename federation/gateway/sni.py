@@ -9,16 +9,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from federation.dns_names import DNS_LABEL, is_dns_label
+
 CLUSTER_DOMAIN = "svc.cluster.local"
 MAX_PORT = 65535
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_SERVICE = re.compile(rf"{_LABEL}\.{_LABEL}")
-_SUBSET = re.compile(_LABEL)
-_SERVICE_HOST = rf"(?P<service>{_LABEL}\.{_LABEL})\.svc\.cluster\.local"
+_SERVICE = re.compile(rf"{DNS_LABEL}\.{DNS_LABEL}")
+_SERVICE_HOST = rf"(?P<service>{DNS_LABEL}\.{DNS_LABEL})\.svc\.cluster\.local"
 _PLAIN = re.compile(_SERVICE_HOST)
 # A leading zero would give one route two spellings, so ports are written canonically.
 _AUTO_PASSTHROUGH = re.compile(
-    rf"outbound_\.(?P<port>[1-9][0-9]{{0,4}})_\.(?P<subset>{_LABEL})?_\.{_SERVICE_HOST}"
+    rf"outbound_\.(?P<port>[1-9][0-9]{{0,4}})_\.(?P<subset>{DNS_LABEL})?_\.{_SERVICE_HOST}"
 )
 
 
@@ -45,11 +45,6 @@ class RouteName:
     subset: str | None = None
 
 
-def is_subset_name(name: str) -> bool:
-    """True when SNI can carry ``name`` as a subset: one lower-case DNS label."""
-    return _SUBSET.fullmatch(name) is not None
-
-
 def parse_route_name(server_name: str) -> RouteName:
     # DNS names compare case-insensitively (RFC 4343), and SNI carries a DNS name.
     name = server_name.lower()
@@ -68,7 +63,7 @@ def format_route_name(route: RouteName) -> str:
         raise InvalidRouteError(
             f"service {route.service!r} is not 'name.namespace' in lower-case DNS labels"
         )
-    if route.subset is not None and not is_subset_name(route.subset):
+    if route.subset is not None and not is_dns_label(route.subset):
         raise InvalidRouteError(f"subset {route.subset!r} is not a lower-case DNS label")
     host = f"{route.service}.{CLUSTER_DOMAIN}"
     if route.port is None:

@@ -3,10 +3,11 @@ hint, and every problem in one pass."""
 
 from __future__ import annotations
 
+import jsonschema
 import pytest
 import yaml
 
-from federation.config import check_config_text
+from federation.config import check_config_text, json_schema
 
 DOCUMENT = """
 federation: {name: acme, trust_domain: acme.mesh}
@@ -62,8 +63,8 @@ def problems_with(subsets: str, service: int = 0) -> dict[str, tuple[str, str]]:
         (
             "[{name: v1, labels: {}}]",
             "services[0].subsets[0].labels",
-            "needs at least one label",
-            "empty subset",
+            "at least 1 item",
+            "add at least one entry",
         ),
         (
             "[{name: v1}]",
@@ -100,3 +101,21 @@ def test_every_subset_problem_is_reported_in_one_pass() -> None:
         "services[1].subsets[2].name",
         "services[1].subsets[2].labels",
     }
+
+
+@pytest.mark.parametrize(
+    "subsets",
+    [
+        "[{name: V2, labels: {version: v2}}]",
+        "[{name: v2.canary, labels: {version: v2}}]",
+        f"[{{name: {'v' * 64}, labels: {{version: v2}}}}]",
+        "[{name: v2, labels: {}}]",
+    ],
+)
+def test_the_json_schema_refuses_what_the_subset_checks_refuse(subsets: str) -> None:
+    document = yaml.safe_load(DOCUMENT)
+    validator = jsonschema.Draft202012Validator(json_schema())
+    document["services"][0]["subsets"] = [{"name": "v2", "labels": {"version": "v2"}}]
+    assert validator.is_valid(document)
+    document["services"][0]["subsets"] = yaml.safe_load(subsets)
+    assert not validator.is_valid(document)
