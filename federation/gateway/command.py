@@ -7,7 +7,6 @@ import asyncio
 import gc
 import importlib
 import logging
-import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -19,7 +18,6 @@ from aiohttp import web
 
 from federation.api.policy_check import policies_in_force
 from federation.config import load_config
-from federation.durations import DurationError, parse_duration
 from federation.gateway.access_log import AccessLog, AccessLogError
 from federation.gateway.control_plane import ControlPlane, follow_routes
 from federation.gateway.denial_reporter import DenialReporter
@@ -28,10 +26,11 @@ from federation.gateway.governance import Governance, TrafficPolicy
 from federation.gateway.identity import SvidUnavailableError, identity_from_server
 from federation.gateway.live_routes import LiveRouteTable
 from federation.gateway.metrics import GatewayMetrics, metrics_app
-from federation.gateway.mtls import MtlsTerminator, SvidFilesError, load_terminator
+from federation.gateway.mtls import MtlsTerminator, SvidFilesError
+from federation.gateway.options import GatewayOptions, GatewayOptionsError, options_from_args
 from federation.gateway.outlier_reporter import OutlierReporter
 from federation.gateway.passthrough import EventHook, PassthroughGateway
-from federation.gateway.ratelimit import RateLimit, RateLimiter, RateLimitError, parse_rate
+from federation.gateway.ratelimit import RateLimiter, RateLimitError
 from federation.gateway.route_config import GatewayConfig, TrafficSpec
 from federation.gateway.route_plan import (
     UnknownClusterError,
@@ -39,40 +38,17 @@ from federation.gateway.route_plan import (
     static_endpoints,
 )
 from federation.logs import configure_logging
-from federation.model import MeshfedConfig
 from federation.problems import InvalidInputError
 from federation.retry import RetryBudget
 from geo import RegionCatalog
 
 log = logging.getLogger("meshfed.gateway")
 
-TOKEN_ENV = "MESHFED_TOKEN"
 # Used for a service the route table does not describe yet; its connects still need a bound.
 _FALLBACK_CONNECT_TIMEOUT = 1.0
 
 
-class GatewayOptionsError(ValueError):
-    """A flag value the gateway cannot run with."""
-
-
 FIRST_ROUTES_WAIT_S = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class GatewayOptions:
-    config: MeshfedConfig
-    cluster: str
-    listen: tuple[str, int]
-    server: str | None = None
-    token: str | None = None
-    metrics_listen: tuple[str, int] | None = None
-    connect_timeout: float | None = None
-    rate_limit: RateLimit | None = None
-    drain_timeout: float = 10.0
-    hello_timeout: float = 10.0
-    access_log: str = "-"
-    terminator: MtlsTerminator | None = None  # mtls mode
-    svid_from_server: bool = False  # mtls mode with its SVID issued and renewed by --server
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,92 +58,6 @@ class RunningGateway:
     gateway: PassthroughGateway
     routes: LiveRouteTable
     metrics: GatewayMetrics
-
-
-def host_port(flag: str, value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise GatewayOptionsError(f"{flag} {value!r} is not HOST:PORT: write it like 0.0.0.0:15443")
-    return host.strip("[]"), int(port)
-
-
-def seconds(flag: str, value: str) -> float:
-    try:
-        return parse_duration(value).total_seconds()
-    except DurationError as error:
-        raise GatewayOptionsError(f"{flag}: {error}") from None
-
-
-def options_from_args(args: argparse.Namespace, config: MeshfedConfig) -> GatewayOptions:
-    token = args.token or os.environ.get(TOKEN_ENV)
-    if args.server and not token:
-        raise GatewayOptionsError(
-            f"--server needs a viewer token (operator, to report outliers): pass --token or "
-            f"set {TOKEN_ENV}"
-        )
-    rate_limit = None
-    if args.rate_limit is not None:
-        rate = parse_rate(args.rate_limit)
-        burst = args.burst if args.burst is not None else max(1, round(rate))
-        rate_limit = RateLimit(rate, burst, seconds("--queue-timeout", args.queue_timeout))
-    elif args.burst is not None:
-        raise GatewayOptionsError("--burst needs --rate-limit; add --rate-limit N/s")
-    return GatewayOptions(
-        config=config,
-        cluster=args.cluster,
-        listen=host_port("--listen", args.listen),
-        server=args.server,
-        token=token,
-        metrics_listen=host_port("--metrics-listen", args.metrics_listen)
-        if args.metrics_listen
-        else None,
-        connect_timeout=seconds("--connect-timeout", args.connect_timeout)
-        if args.connect_timeout
-        else None,
-        rate_limit=rate_limit,
-        drain_timeout=seconds("--drain-timeout", args.drain_timeout),
-        hello_timeout=seconds("--hello-timeout", args.hello_timeout),
-        access_log=args.access_log,
-        terminator=terminator_from_args(args, config),
-        svid_from_server=args.mode == "mtls"
-        and bool(args.server)
-        and not any((args.svid_cert, args.svid_key, args.bundle)),
-    )
-
-
-def terminator_from_args(args: argparse.Namespace, config: MeshfedConfig) -> MtlsTerminator | None:
-    mtls_flags = (args.svid_cert, args.svid_key, args.bundle)
-    if args.mode == "passthrough":
-        if any(mtls_flags) or args.federated_bundle:
-            raise GatewayOptionsError(
-                "--svid-cert, --svid-key and the bundle flags need --mode mtls; add it or drop them"
-            )
-        return None
-    if args.server and not any(mtls_flags) and not args.federated_bundle:
-        return None  # the control plane issues the SVID and its bundle, and renews it
-    if not all(mtls_flags):
-        raise GatewayOptionsError(
-            "--mode mtls needs --svid-cert, --svid-key and --bundle (the PEM roots of "
-            f"{config.federation.trust_domain}), or --server alone to be issued an SVID; "
-            "add the missing ones"
-        )
-    bundles = {config.federation.trust_domain: args.bundle}
-    for entry in args.federated_bundle:
-        trust_domain, sep, path = entry.partition("=")
-        if not sep or not trust_domain or not path:
-            raise GatewayOptionsError(
-                f"--federated-bundle {entry!r} is not TRUST_DOMAIN=FILE: write it like "
-                "partner.example=/etc/meshfed/partner.pem"
-            )
-        bundles[trust_domain] = path
-    return load_terminator(
-        args.svid_cert,
-        args.svid_key,
-        bundles,
-        policies_in_force(config),
-        config.authorization.default_action,
-        seconds("--hello-timeout", args.hello_timeout),
-    )
 
 
 def fan_out(*hooks: EventHook) -> EventHook:

@@ -10,8 +10,9 @@ import pytest
 
 from federation.cli import main
 from federation.config import parse_config
-from federation.gateway.command import GatewayOptions, running_gateway
+from federation.gateway.command import running_gateway
 from federation.gateway.metrics import GatewayMetrics
+from federation.gateway.options import GatewayOptions
 from tests.federation.gateway.hellos import captured_client_hello
 from tests.federation.gateway.test_observers import samples
 

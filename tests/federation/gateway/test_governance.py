@@ -7,10 +7,11 @@ import asyncio
 import pytest
 
 from federation.config import parse_config
-from federation.gateway.command import GatewayOptions, traffic_governance
+from federation.gateway.command import traffic_governance
 from federation.gateway.events import EventKind
 from federation.gateway.governance import Governance, TrafficPolicy
 from federation.gateway.live_routes import LiveRouteTable
+from federation.gateway.options import GatewayOptions
 from federation.gateway.ratelimit import RateLimit, RateLimiter
 from federation.gateway.route_config import GatewayConfig, ServiceRoute, TrafficSpec, UpstreamSpec
 from federation.gateway.routes import StaticRouteTable, Upstream

@@ -16,9 +16,10 @@ from cryptography.hazmat.primitives import serialization
 from federation.cli import build_parser
 from federation.config import parse_config
 from federation.gateway.command import RunningGateway as Running
-from federation.gateway.command import options_from_args, running_gateway
+from federation.gateway.command import running_gateway
 from federation.gateway.events import EventKind
 from federation.gateway.mtls import MtlsTerminator
+from federation.gateway.options import options_from_args
 from federation.gateway.routes import StaticRouteTable, Upstream
 from tests.federation.gateway.conftest import DEADLINE, GatewayFactory, RunningGateway
 from tests.trust.conftest import Workload, bundle_of, issue_workload
