@@ -21,13 +21,16 @@ DenialKind = Literal["denied", "peer_rejected"]
 # The server holds a long-poll up to its timeout; this much more covers the answer's trip.
 _POLL_SLACK = 10.0
 _REPORT_TIMEOUT = 5.0
+# An overflow entry names at most this many of the callers it folds.
+MAX_SAMPLE_PEER_IDS = 5
 
 
 @dataclass(frozen=True, slots=True)
 class ReportedDenial:
-    """Callers refused alike (same caller, service, kind, policy and reason) in one batch."""
+    """Callers refused alike (same caller, service, kind, policy and reason) in one batch, or,
+    with ``distinct_peers`` set, the overflow of many distinct callers refused alike."""
 
-    peer_id: str | None  # None when the caller's SVID did not verify
+    peer_id: str | None  # None when the caller's SVID did not verify, and on overflow entries
     service: str
     kind: DenialKind
     policy: str | None
@@ -35,6 +38,8 @@ class ReportedDenial:
     count: int
     first_seen: float  # wall-clock seconds since the epoch
     last_seen: float
+    distinct_peers: int | None = None
+    sample_peer_ids: tuple[str, ...] = ()
 
 
 class ControlPlaneError(Exception):

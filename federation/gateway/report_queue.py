@@ -38,16 +38,19 @@ class ReportQueue(Generic[Key, Report]):
         max_pending: int,
         interval: float,
         chunk: int = 1,
+        on_taken: Callable[[], None] = lambda: None,
     ) -> None:
         """``send`` answers True when the API took the chunk, False when it refused it, and
         raises ControlPlaneError when the API cannot be reached. ``what`` names the reports
-        in logs."""
+        in logs. ``on_taken`` runs when ``run`` takes the batch to send, so state a reporter
+        keeps per batch starts over with the next one."""
         self._send = send
         self._on_result = on_result
         self._what = what
         self._max_pending = max_pending
         self._interval = interval
         self._chunk = chunk
+        self._on_taken = on_taken
         self._pending: list[Report] = []
         self._latest: dict[Key, Report] = {}
         self._ready = asyncio.Event()
@@ -70,6 +73,7 @@ class ReportQueue(Generic[Key, Report]):
             await self._ready.wait()
             self._ready.clear()
             batch, self._pending, self._latest = self._pending, [], {}
+            self._on_taken()
             await self._send_batch(batch)
             await asyncio.sleep(self._interval)
 

@@ -7,53 +7,30 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from federation.gateway.control_plane import ControlPlane
-from federation.gateway.denial_reporter import DenialReporter
+from federation.gateway.denial_reporter import MAX_REASON, MAX_REJECTED_REASON, DenialReporter
 from federation.gateway.events import ConnectionEvent, EventKind
 from federation.gateway.sni import RouteName
+from tests.federation.gateway.report_server import ReportServer, report_server
 
 DEADLINE = 10.0
 PAYMENTS = RouteName("payments.prod", 8080)
 SCRAPER = "spiffe://partner.example/ns/other/sa/scraper"
 CRAWLER = "spiffe://partner.example/ns/other/sa/crawler"
-
-
-@dataclass
-class Recorder:
-    url: str = ""
-    posts: list[dict[str, Any]] = field(default_factory=list)
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-    # Cleared, the recorder holds each request until it is set: a control plane that is slow.
-    answer: asyncio.Event = field(default_factory=asyncio.Event)
+NOT_OVERFLOW = {"distinct_peers": None, "sample_peer_ids": []}
 
 
 @pytest.fixture
-async def recorder() -> AsyncIterator[Recorder]:
-    record = Recorder()
-    record.answer.set()
-
-    async def denials(request: web.Request) -> web.Response:
-        record.posts.append(await request.json())
-        record.arrived.set()
-        await record.answer.wait()
-        return web.json_response({"recorded": len(record.posts[-1]["denials"])})
-
-    app = web.Application()
-    app.router.add_post("/v1/gateway/denials", denials)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    record.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    yield record
-    record.answer.set()
-    await runner.cleanup()
+async def recorder() -> AsyncIterator[ReportServer]:
+    async with report_server(
+        "/v1/gateway/denials", lambda body: (200, {"recorded": len(body["denials"])})
+    ) as server:
+        yield server
 
 
 Results = list[tuple[str, int]]
@@ -86,10 +63,8 @@ def denied(peer_id: str, policy: str | None = None) -> ConnectionEvent:
     )
 
 
-def peer_rejected() -> ConnectionEvent:
-    return ConnectionEvent(
-        2, EventKind.PEER_REJECTED, route=PAYMENTS, detail="caller's SVID did not verify: expired"
-    )
+def peer_rejected(detail: str = "caller's SVID did not verify: expired") -> ConnectionEvent:
+    return ConnectionEvent(2, EventKind.PEER_REJECTED, route=PAYMENTS, detail=detail)
 
 
 async def until(results: Results, events: int) -> None:
@@ -99,7 +74,7 @@ async def until(results: Results, events: int) -> None:
 
 
 async def test_alike_refusals_are_merged_into_one_counted_entry_in_one_request(
-    recorder: Recorder,
+    recorder: ReportServer,
 ) -> None:
     async with reporting(recorder.url, interval=0.01) as (reporter, results):
         for event in (
@@ -124,6 +99,7 @@ async def test_alike_refusals_are_merged_into_one_counted_entry_in_one_request(
             "count": 3,
             "first_seen": 1_790_000_000.0,
             "last_seen": 1_790_000_003.0,
+            **NOT_OVERFLOW,
         },
         {
             "peer_id": SCRAPER,
@@ -134,6 +110,7 @@ async def test_alike_refusals_are_merged_into_one_counted_entry_in_one_request(
             "count": 1,
             "first_seen": 1_790_000_002.0,
             "last_seen": 1_790_000_002.0,
+            **NOT_OVERFLOW,
         },
         {
             "peer_id": None,
@@ -144,13 +121,14 @@ async def test_alike_refusals_are_merged_into_one_counted_entry_in_one_request(
             "count": 1,
             "first_seen": 1_790_000_004.0,
             "last_seen": 1_790_000_004.0,
+            **NOT_OVERFLOW,
         },
     ]
     assert results == [("sent", 5)]
 
 
 async def test_new_refusals_past_a_full_batch_are_dropped_and_counted_alike_ones_merge(
-    recorder: Recorder,
+    recorder: ReportServer,
 ) -> None:
     recorder.answer.clear()
     async with reporting(recorder.url, max_pending=2, interval=0.01) as (reporter, results):
@@ -192,25 +170,66 @@ async def test_while_the_control_plane_is_down_refusals_are_dropped_and_counted_
     assert results == [("dropped", 101)]
 
 
-async def test_a_token_the_api_refuses_counts_the_refusals_as_refused(
-    unused_tcp_port: int,
-) -> None:
-    async def forbidden(_: web.Request) -> web.Response:
-        return web.json_response({"title": "Forbidden"}, status=403)
-
-    app = web.Application()
-    app.router.add_post("/v1/gateway/denials", forbidden)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
-    try:
-        async with reporting(f"http://127.0.0.1:{unused_tcp_port}", interval=0.01) as (
-            reporter,
-            results,
-        ):
-            reporter.observe(denied(SCRAPER))
-            reporter.observe(denied(SCRAPER))
-            await until(results, 2)
-    finally:
-        await runner.cleanup()
+async def test_a_token_the_api_refuses_counts_the_refusals_as_refused() -> None:
+    async with (
+        report_server("/v1/gateway/denials", lambda _: (403, {"title": "Forbidden"})) as server,
+        reporting(server.url, interval=0.01) as (reporter, results),
+    ):
+        reporter.observe(denied(SCRAPER))
+        reporter.observe(denied(SCRAPER))
+        await until(results, 2)
     assert results == [("refused", 2)]
+
+
+async def test_an_over_long_reason_is_cut_to_the_cap_and_alike_long_ones_still_merge(
+    recorder: ReportServer,
+) -> None:
+    long_id = "spiffe://partner.example/" + "a" * 2000
+    async with reporting(recorder.url, interval=0.01) as (reporter, results):
+        reporter.observe(denied(long_id))
+        reporter.observe(denied(long_id))
+        reporter.observe(peer_rejected("caller's SVID did not verify: " + "CN=x," * 400))
+        await until(results, 3)
+    denied_entry, rejected_entry = recorder.posts[0]["denials"]
+    assert denied_entry["reason"] == f"{long_id} -> payments.prod: denied"[:MAX_REASON]
+    assert denied_entry["count"] == 2
+    assert len(rejected_entry["reason"]) == MAX_REJECTED_REASON
+    assert rejected_entry["reason"].startswith("caller's SVID did not verify: CN=x,")
+
+
+async def test_distinct_callers_past_the_bound_fold_into_one_overflow_entry_per_trust_domain(
+    recorder: ReportServer,
+) -> None:
+    minted = [f"spiffe://partner.example/minted/{i}" for i in range(10)]
+    recorder.answer.clear()
+    async with reporting(recorder.url, max_distinct=3, interval=0.01) as (reporter, results):
+        # The first batch is in flight and held, so every refusal below lands in the next one.
+        reporter.observe(peer_rejected())
+        async with asyncio.timeout(DEADLINE):
+            await recorder.arrived.wait()
+        for peer_id in [*minted, minted[5], "spiffe://other.example/ns/a/sa/b"]:
+            reporter.observe(denied(peer_id))
+        for i in range(5):
+            reporter.observe(peer_rejected(f"caller's SVID did not verify: forged {i}"))
+        recorder.answer.set()
+        await until(results, 18)
+    entries = recorder.posts[1]["denials"]
+    own = [(e["peer_id"], e["kind"]) for e in entries if e["distinct_peers"] is None]
+    assert own == [
+        *[(peer_id, "denied") for peer_id in minted[:3]],
+        ("spiffe://other.example/ns/a/sa/b", "denied"),
+        # The bound is per batch: the one in flight does not count against this batch.
+        *[(None, "peer_rejected")] * 3,
+    ]
+    overflow = {e["kind"]: e for e in entries if e["distinct_peers"] is not None}
+    assert overflow["denied"]["peer_id"] is None
+    assert (overflow["denied"]["count"], overflow["denied"]["distinct_peers"]) == (8, 7)
+    assert overflow["denied"]["sample_peer_ids"] == minted[3:8]
+    assert "partner.example" in overflow["denied"]["reason"]
+    rejected = overflow["peer_rejected"]
+    assert (rejected["count"], rejected["distinct_peers"], rejected["sample_peer_ids"]) == (
+        2,
+        2,
+        [],
+    )
+    assert results == [("sent", 1), ("sent", 17)]

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from federation.gateway.control_plane import ControlPlane
 from federation.gateway.events import ConnectionEvent, EventKind
 from federation.gateway.outlier_reporter import OutlierReporter
 from federation.gateway.routes import Upstream
 from federation.gateway.sni import RouteName
+from tests.federation.gateway.report_server import ReportServer, report_server
 
 DEADLINE = 10.0
 ROUTE = RouteName("payments.prod", 8080)
@@ -23,34 +23,14 @@ FIRST = Upstream("127.0.0.1", 9443, "aws-use1")
 SECOND = Upstream("127.0.0.1", 9444, "aws-use1")
 
 
-@dataclass
-class Recorder:
-    url: str
-    posts: list[dict[str, Any]] = field(default_factory=list)
-    tokens: list[str] = field(default_factory=list)
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-
 @pytest.fixture
-async def recorder() -> AsyncIterator[Recorder]:
-    record = Recorder("")
+async def recorder() -> AsyncIterator[ReportServer]:
+    # The API answers 404 for an endpoint it does not know; this one plays 9444 as unknown.
+    def reply(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        return (404 if body["endpoint"].endswith(":9444") else 200), {}
 
-    async def outliers(request: web.Request) -> web.Response:
-        record.posts.append(await request.json())
-        record.tokens.append(request.headers.get("Authorization", ""))
-        record.arrived.set()
-        status = 404 if record.posts[-1]["endpoint"].endswith(":9444") else 200
-        return web.json_response({}, status=status)
-
-    app = web.Application()
-    app.router.add_post("/v1/outliers", outliers)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    record.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    yield record
-    await runner.cleanup()
+    async with report_server("/v1/outliers", reply) as server:
+        yield server
 
 
 @dataclass
@@ -60,7 +40,7 @@ class Reporting:
 
 
 @pytest.fixture
-async def reporting(recorder: Recorder) -> AsyncIterator[Reporting]:
+async def reporting(recorder: ReportServer) -> AsyncIterator[Reporting]:
     results: list[tuple[str, int]] = []
     async with aiohttp.ClientSession() as session:
         control_plane = ControlPlane(session, recorder.url, "gateway-token")
@@ -94,7 +74,7 @@ async def until(results: list[tuple[str, int]], outcomes: int) -> None:
 
 
 async def test_failures_then_a_success_are_reported_merged_and_in_order(
-    recorder: Recorder, reporting: Reporting
+    recorder: ReportServer, reporting: Reporting
 ) -> None:
     for event in (failed(FIRST), failed(FIRST), failed(FIRST), relayed(FIRST), relayed(FIRST)):
         reporting.reporter.observe(event)
@@ -118,7 +98,7 @@ async def test_failures_then_a_success_are_reported_merged_and_in_order(
 
 
 async def test_successes_of_an_endpoint_that_never_failed_are_not_reported(
-    recorder: Recorder, reporting: Reporting
+    recorder: ReportServer, reporting: Reporting
 ) -> None:
     reporting.reporter.observe(relayed(FIRST))
     reporting.reporter.observe(failed(SECOND))
@@ -129,7 +109,7 @@ async def test_successes_of_an_endpoint_that_never_failed_are_not_reported(
 
 
 async def test_reports_past_the_bound_are_dropped_and_counted(
-    recorder: Recorder, reporting: Reporting
+    recorder: ReportServer, reporting: Reporting
 ) -> None:
     for port in range(9500, 9505):
         reporting.reporter.observe(failed(Upstream("127.0.0.1", port, "aws-use1")))
@@ -165,7 +145,7 @@ async def test_reports_are_dropped_and_counted_while_the_control_plane_is_down(
 
 
 async def test_failures_to_reach_another_clusters_gateway_are_not_reported(
-    recorder: Recorder, reporting: Reporting
+    recorder: ReportServer, reporting: Reporting
 ) -> None:
     reporting.reporter.observe(failed(Upstream("127.0.0.2", 15443, "gcp-euw1")))
     reporting.reporter.observe(failed(FIRST))
