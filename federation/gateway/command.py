@@ -114,7 +114,7 @@ async def running_gateway(options: GatewayOptions) -> AsyncIterator[RunningGatew
             governance=traffic_governance(options, routes),
             terminator=terminator,
         )
-        address = await gateway.start(*options.listen)
+        address = await gateway.start(*options.listen, reuse_port=options.reuse_port)
         stack.push_async_callback(gateway.stop, options.drain_timeout)
         metrics_address = None
         if options.metrics_listen is not None:

@@ -24,6 +24,11 @@ def add_gateway_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--drain-timeout", default="10s", help="time open connections get to end")
     parser.add_argument("--hello-timeout", default="10s", help="time a client has to send SNI")
     parser.add_argument("--access-log", default="-", help="file for JSON access lines; - = stdout")
+    parser.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="share --listen with other gateway processes (SO_REUSEPORT): one per core",
+    )
     parser.add_argument("--svid-cert", help="mtls: the gateway's SVID chain, PEM, leaf first")
     parser.add_argument("--svid-key", help="mtls: the SVID's private key, PEM")
     parser.add_argument("--bundle", help="mtls: PEM roots of the federation's trust domain")

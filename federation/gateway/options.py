@@ -33,6 +33,7 @@ class GatewayOptions:
     drain_timeout: float = 10.0
     hello_timeout: float = 10.0
     access_log: str = "-"
+    reuse_port: bool = False
     terminator: MtlsTerminator | None = None  # mtls mode
     svid_from_server: bool = False  # mtls mode with its SVID issued and renewed by --server
 
@@ -81,6 +82,7 @@ def options_from_args(args: argparse.Namespace, config: MeshfedConfig) -> Gatewa
         drain_timeout=seconds("--drain-timeout", args.drain_timeout),
         hello_timeout=seconds("--hello-timeout", args.hello_timeout),
         access_log=args.access_log,
+        reuse_port=args.reuse_port,
         terminator=terminator_from_args(args, config),
         svid_from_server=args.mode == "mtls"
         and bool(args.server)

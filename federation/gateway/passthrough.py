@@ -123,8 +123,11 @@ class PassthroughGateway:
         """Connections relaying bytes right now, by the service they were routed to."""
         return {service: count for service, count in self._relaying.items() if count}
 
-    async def start(self, host: str, port: int) -> tuple[str, int]:
-        """Listen on host:port (0 picks a free port) and answer the bound address."""
+    async def start(self, host: str, port: int, *, reuse_port: bool = False) -> tuple[str, int]:
+        """Listen on host:port (0 picks a free port) and answer the bound address.
+
+        ``reuse_port``: share the port with other gateway processes (SO_REUSEPORT); the kernel
+        spreads new connections over them, so one host runs a gateway per core."""
         loop = asyncio.get_running_loop()
         terminator = self._terminator
         if terminator is None:
@@ -132,6 +135,7 @@ class PassthroughGateway:
                 lambda: HelloProtocol(self._accept, self._max_hello_bytes, self._hello_timeout),
                 host,
                 port,
+                reuse_port=reuse_port,
             )
         else:
             self._server = await loop.create_server(
@@ -140,6 +144,7 @@ class PassthroughGateway:
                 port,
                 ssl=terminator.server_context,
                 ssl_handshake_timeout=self._hello_timeout,
+                reuse_port=reuse_port,
             )
         bound = self._server.sockets[0].getsockname()
         return str(bound[0]), int(bound[1])

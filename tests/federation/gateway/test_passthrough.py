@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import pytest
 
 from federation.gateway.events import EventKind
+from federation.gateway.passthrough import PassthroughGateway
 from federation.gateway.routes import StaticRouteTable, Upstream
 from tests.federation.gateway.conftest import (
     DEADLINE,
@@ -328,3 +329,24 @@ async def test_hello_and_everything_after_it_reach_the_upstream_byte_for_byte(
     finally:
         upstream.close()
         await upstream.wait_closed()
+
+
+async def test_gateways_sharing_a_port_with_reuse_port_both_serve_it(
+    backends: dict[str, Backend], free_port: int
+) -> None:
+    first, second = PassthroughGateway(routes_to(backends)), PassthroughGateway(routes_to(backends))
+    address = await first.start("127.0.0.1", free_port, reuse_port=True)
+    try:
+        with pytest.raises(OSError):
+            await PassthroughGateway(routes_to(backends)).start(*address)
+        assert await second.start(*address, reuse_port=True) == address
+        # Either process may take a connection; every one of them is relayed.
+        for _ in range(4):
+            client = await TlsClient.connect(
+                address, SNI_A, backends["a"].identity.client_context()
+            )
+            assert await client.exchange(b"ping\n") == b"a got ping\n"
+            client.close()
+    finally:
+        await first.stop(drain_timeout=1.0)
+        await second.stop(drain_timeout=1.0)
