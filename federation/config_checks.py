@@ -26,7 +26,7 @@ def cross_check(data: dict[str, Any]) -> list[Problem]:
     clusters = set(names["clusters"].values())
     services = set(names["services"].values())
     problems += _service_references(data, clusters)
-    problems += _subset_problems(data)
+    problems += _subset_duplicates(data)
     problems += _provider_references(data, clusters, services)
     problems += _policy_references(data, services)
     problems += _trust_references(data)
@@ -98,21 +98,12 @@ def _service_references(data: dict[str, Any], clusters: set[str]) -> Iterator[Pr
             yield Problem(f"{base}.failover", "failover routing needs a failover list", "add it")
 
 
-def _subset_problems(data: dict[str, Any]) -> Iterator[Problem]:
+def _subset_duplicates(data: dict[str, Any]) -> Iterator[Problem]:
     # The model checks each subset on its own; only uniqueness spans a service's subsets.
-    for i, service in enumerate(_items(data.get("services"))):
-        seen: dict[str, int] = {}
-        for k, subset in enumerate(_items(_dict(service).get("subsets"))):
-            name = _dict(subset).get("name")
-            if not isinstance(name, str):
-                continue
-            if name in seen:
-                yield Problem(
-                    f"services[{i}].subsets[{k}].name",
-                    f"duplicate subset '{name}' (also services[{i}].subsets[{seen[name]}])",
-                    "subset names must be unique within a service: rename or merge one",
-                )
-            seen.setdefault(name, k)
+    services = _items(data.get("services"))
+    return _duplicates(
+        {f"services[{i}].subsets": _names(_dict(s).get("subsets")) for i, s in enumerate(services)}
+    )
 
 
 def _provider_references(

@@ -57,8 +57,8 @@ def problems_with(subsets: str, service: int = 0) -> dict[str, tuple[str, str]]:
         (
             "[{name: v1, labels: {version: v1}}, {name: v1, labels: {version: v2}}]",
             "services[0].subsets[1].name",
-            "duplicate subset 'v1' (also services[0].subsets[0])",
-            "unique within a service",
+            "duplicate name 'v1' (also services[0].subsets[0])",
+            "rename one",
         ),
         (
             "[{name: v1, labels: {}}]",
