@@ -19,21 +19,20 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from federation.api.context import context
+from federation.api.context import CONTEXT, context
 from federation.api.problem import ProblemError
 from federation.api.routing import Param, Route
 from federation.durations import DurationError, parse_duration
 from federation.gateway.route_config import GatewayConfig
 from federation.gateway.route_plan import UnknownClusterError, plan_gateway_config
-from federation.model import MeshfedConfig, Role
+from federation.model import Role
 from federation.registry import ENDPOINTS_PREFIX, MergedEndpoint
 from federation.routing.health_records import HEALTH_PREFIX, HealthRecord
-from federation.routing.inputs import in_service, verdict
+from federation.routing.inputs import next_verdict_change, out_of_service
 from federation.store.base import Store, WatchExpiredError
 from geo import RegionCatalog
 from providers.base import Endpoint, Health
@@ -46,15 +45,27 @@ _ROUTE_INPUTS = ("config/", ENDPOINTS_PREFIX, HEALTH_PREFIX)
 _FLIP_MARGIN = 0.01
 # Set on shutdown: aiohttp waits for running handlers, and a held poll would hold the drain.
 LONG_POLLS_CLOSING = web.AppKey("meshfed_long_polls_closing", asyncio.Event)
+REGION_CATALOG = web.AppKey("meshfed_region_catalog", RegionCatalog)
 
 
 def install_gateway_config(app: web.Application) -> None:
-    """End the route's long-polls when the app shuts down."""
+    """Hold the region catalog for every answer, and end the route's long-polls when the app
+    shuts down."""
     closing = app[LONG_POLLS_CLOSING] = asyncio.Event()
+
+    async def load_catalog(app: web.Application) -> None:
+        # Static data: take the catalog routing already parsed, else parse it once per app.
+        resolver = app[CONTEXT].resolver
+        app[REGION_CATALOG] = (
+            resolver.routing.catalog
+            if resolver is not None
+            else await asyncio.to_thread(RegionCatalog.load)
+        )
 
     async def end_long_polls(_: web.Application) -> None:
         closing.set()
 
+    app.on_startup.append(load_catalog)
     app.on_shutdown.append(end_long_polls)
 
 
@@ -88,13 +99,39 @@ def _wait(request: web.Request) -> float:
     return wait
 
 
-async def _changed_since(store: Store, version: int, wait: float, closing: asyncio.Event) -> bool:
-    """True once a route input changed after ``version``; False when ``wait`` runs out or the
-    server shuts down first (the gateway then polls again, perhaps another replica)."""
-    if version > await store.revision():
+async def _inputs_to_answer(
+    store: Store, version: int | None, wait: float, closing: asyncio.Event
+) -> _RouteInputs | None:
+    """The route inputs to answer from, read once per answer; None when nothing changed
+    within ``wait`` or the server is shutting down (the gateway then polls again)."""
+    if version is None or await _changed_already(store, version):
+        return await _read_inputs(store)
+    held = await _read_inputs(store)
+    now = time.time()
+    flip = next_verdict_change(held.reported_health(), held.health, now)
+    by_clock = flip is not None and flip - now < wait
+    timeout = flip - now + _FLIP_MARGIN if flip is not None and by_clock else wait
+    if await _changed_since(store, version, timeout, closing):
+        # Read after the wait, so the answer includes the change that ended it.
+        return await _read_inputs(store)
+    # Only the clock moved: no route input was written after ``version``, so ``held`` holds.
+    return held if by_clock and not closing.is_set() else None
+
+
+async def _changed_already(store: Store, version: int) -> bool:
+    """True when the store's history already holds a route input written after ``version``:
+    a stale poll answers at once, without a wait or a read of the inputs to time one."""
+    revision = await store.revision()
+    if version > revision:
         # A version from the future: the store was replaced (say a memory store restarted).
         return True
-    change = asyncio.ensure_future(_next_route_change(store, version))
+    return version < revision and await _route_change(store, version, until=revision)
+
+
+async def _changed_since(store: Store, version: int, wait: float, closing: asyncio.Event) -> bool:
+    """True once a route input changed after ``version``; False when ``wait`` runs out or the
+    server shuts down first."""
+    change = asyncio.ensure_future(_route_change(store, version))
     shutdown = asyncio.ensure_future(closing.wait())
     try:
         done, _ = await asyncio.wait(
@@ -107,23 +144,16 @@ async def _changed_since(store: Store, version: int, wait: float, closing: async
     return change in done and change.result()
 
 
-async def _routes_changed(store: Store, version: int, wait: float, closing: asyncio.Event) -> bool:
-    """``_changed_since``, cut short (and True) when an ejection ends first."""
-    inputs = await _read_inputs(store)
-    now = time.time()
-    flip = next_verdict_change(inputs.reported_health(), inputs.health, now)
-    if flip is None or flip - now >= wait:
-        return await _changed_since(store, version, wait, closing)
-    until_flip = flip - now + _FLIP_MARGIN
-    return await _changed_since(store, version, until_flip, closing) or not closing.is_set()
-
-
-async def _next_route_change(store: Store, version: int) -> bool:
+async def _route_change(store: Store, version: int, until: int | None = None) -> bool:
+    """True at the first route input written after ``version``; False once the history
+    reaches revision ``until`` without one (with no ``until``, it waits for one)."""
     watch = store.watch("", since_revision=version)
     try:
         async for event in watch:
             if event.key.startswith(_ROUTE_INPUTS):
                 return True
+            if until is not None and event.revision >= until:
+                return False
     except WatchExpiredError:
         # Changes were pruned from history; something may have changed, so answer afresh.
         return True
@@ -154,37 +184,6 @@ async def _read_inputs(store: Store) -> _RouteInputs:
     return _RouteInputs(revision, endpoints, health)
 
 
-def out_of_service(
-    reported: Mapping[str, Health], health: Mapping[str, HealthRecord], now: float
-) -> set[str]:
-    return {
-        key
-        for key, record in health.items()
-        if not in_service(reported.get(key, Health.UNKNOWN), record, now)
-    }
-
-
-def next_verdict_change(
-    reported: Mapping[str, Health], health: Mapping[str, HealthRecord], now: float
-) -> float | None:
-    """The first moment after ``now`` at which the clock alone puts an endpoint back in
-    service: the end of an ejection of an endpoint that is otherwise healthy. None if none."""
-    ends = [
-        record.ejected_until
-        for key, record in health.items()
-        if record.ejected_until is not None and record.ejected_until > now
-        if verdict(reported.get(key, Health.UNKNOWN), record, now)[0]
-    ]
-    return min(ends, default=None)
-
-
-async def _plan(store: Store, config: MeshfedConfig, cluster: str) -> GatewayConfig:
-    inputs = await _read_inputs(store)
-    down = out_of_service(inputs.reported_health(), inputs.health, time.time())
-    catalog = await asyncio.to_thread(RegionCatalog.load)
-    return plan_gateway_config(config, cluster, inputs.endpoints, inputs.revision, catalog, down)
-
-
 async def gateway_config(request: web.Request) -> web.Response:
     cluster = request.query.get("cluster")
     if not cluster:
@@ -194,11 +193,18 @@ async def gateway_config(request: web.Request) -> web.Response:
     known = [c.name for c in (await ctx.config.effective()).clusters]
     if cluster not in known:
         raise ProblemError(404, "Not found", str(UnknownClusterError(cluster, known)))
-    closing = request.app[LONG_POLLS_CLOSING]
-    if version is not None and not await _routes_changed(ctx.store, version, wait, closing):
+    inputs = await _inputs_to_answer(ctx.store, version, wait, request.app[LONG_POLLS_CLOSING])
+    if inputs is None:
         return web.Response(status=304)
-    # Read after the wait, so the answer includes the change that ended it.
-    planned = await _plan(ctx.store, await ctx.config.effective(), cluster)
+    down = out_of_service(inputs.reported_health(), inputs.health, time.time())
+    planned = plan_gateway_config(
+        await ctx.config.effective(),
+        cluster,
+        inputs.endpoints,
+        inputs.revision,
+        request.app[REGION_CATALOG],
+        down,
+    )
     return web.json_response(planned.model_dump(mode="json"))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from federation import model
 from federation.registry import MergedEndpoint
 from federation.routing.health_records import HealthRecord
@@ -91,6 +93,31 @@ def verdict(reported: Health, record: HealthRecord | None, now: float) -> tuple[
 def in_service(reported: Health, record: HealthRecord | None, now: float) -> bool:
     healthy, ejected = verdict(reported, record, now)
     return healthy and not ejected
+
+
+def out_of_service(
+    reported: Mapping[str, Health], health: Mapping[str, HealthRecord], now: float
+) -> set[str]:
+    """Keys of the endpoints with a health record that takes them out at ``now``."""
+    return {
+        key
+        for key, record in health.items()
+        if not in_service(reported.get(key, Health.UNKNOWN), record, now)
+    }
+
+
+def next_verdict_change(
+    reported: Mapping[str, Health], health: Mapping[str, HealthRecord], now: float
+) -> float | None:
+    """The first moment after ``now`` at which the clock alone puts an endpoint back in
+    service: the end of an ejection of an endpoint that is otherwise healthy. None if none."""
+    ends = [
+        record.ejected_until
+        for key, record in health.items()
+        if record.ejected_until is not None and record.ejected_until > now
+        if verdict(reported.get(key, Health.UNKNOWN), record, now)[0]
+    ]
+    return min(ends, default=None)
 
 
 def combined(

@@ -13,11 +13,15 @@ from federation.model import MeshfedConfig, Role, TokenSpec
 from federation.service import Running, running_service
 from federation.tokens import token_hash
 
-CONFIG = """
+# What every API test config starts with: a memory store and a free loopback port.
+API_HEADER = """
 federation: {name: acme, trust_domain: acme.mesh}
 store: memory://
 api: {listen: 127.0.0.1:0}
-clusters:
+"""
+CONFIG = (
+    API_HEADER
+    + """clusters:
   - {name: aws-use1, cloud: aws, region: us-east-1}
   - {name: gcp-euw1, cloud: gcp, region: europe-west1}
   - {name: azure-weu, cloud: azure, region: westeurope}
@@ -29,6 +33,7 @@ policies:
   - {name: web-to-payments, action: allow, to: payments.prod,
      from: ["spiffe://acme.mesh/ns/web/sa/frontend"]}
 """
+)
 
 TOKENS = {role: f"test-token-{role.value}" for role in Role}
 

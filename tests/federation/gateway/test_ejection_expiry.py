@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -15,7 +16,6 @@ from aiohttp import web
 
 from federation.api.app import build_app
 from federation.api.context import ApiContext
-from federation.api.gateway_config import next_verdict_change, out_of_service
 from federation.audit_log import AuditLog
 from federation.gateway.control_plane import ControlPlane, follow_routes
 from federation.gateway.live_routes import LiveRouteTable
@@ -25,63 +25,19 @@ from federation.model import Role
 from federation.registry import ENDPOINTS_PREFIX, MergedEndpoint
 from federation.resources import ConfigState
 from federation.routing.health_records import HEALTH_PREFIX, HealthRecord
-from federation.store import open_store
+from federation.store.base import Record
+from federation.store.memory import MemoryStore
 from federation.tokens import TokenRegistry
-from providers.base import Endpoint, Health
+from providers.base import Endpoint
 from providers.base import Role as EndpointRole
-from tests.federation.api.conftest import TOKENS, api_config
+from tests.federation.api.conftest import API_HEADER, TOKENS, api_config
 
-NOW = 1_000.0
-
-
-@pytest.mark.parametrize(
-    ("reported", "records", "expected"),
-    [
-        ({}, {}, None),
-        # An ejection of an otherwise healthy endpoint ends, and routes change, at its end.
-        ({}, {"e1": HealthRecord(ejected_until=NOW + 5)}, NOW + 5),
-        (
-            {},
-            {"e1": HealthRecord(ejected_until=NOW + 9), "e2": HealthRecord(ejected_until=NOW + 2)},
-            NOW + 2,
-        ),
-        # Over already: nothing left to wait for.
-        ({}, {"e1": HealthRecord(ejected_until=NOW)}, None),
-        ({}, {"e1": HealthRecord(ejected_until=NOW - 1)}, None),
-        # Still failing its active checks once the ejection ends: it stays out.
-        ({}, {"e1": HealthRecord(healthy=False, ejected_until=NOW + 5)}, None),
-        ({"e1": Health.UNHEALTHY}, {"e1": HealthRecord(ejected_until=NOW + 5)}, None),
-        ({"e1": Health.DRAINING}, {"e1": HealthRecord(ejected_until=NOW + 5)}, None),
-        # A source's own health overrides the checks, so the ejection is all that holds it.
-        (
-            {"e1": Health.HEALTHY},
-            {"e1": HealthRecord(healthy=False, ejected_until=NOW + 5)},
-            NOW + 5,
-        ),
-        ({}, {"e1": HealthRecord(healthy=True)}, None),
-    ],
-)
-def test_the_next_verdict_change_is_the_first_ejection_end_that_returns_an_endpoint(
-    reported: dict[str, Health], records: dict[str, HealthRecord], expected: float | None
-) -> None:
-    assert next_verdict_change(reported, records, NOW) == expected
-
-
-def test_an_endpoint_is_out_of_service_until_its_ejection_ends() -> None:
-    records = {"e1": HealthRecord(ejected_until=NOW + 5), "e2": HealthRecord(healthy=False)}
-    assert out_of_service({}, records, NOW) == {"e1", "e2"}
-    assert out_of_service({}, records, NOW + 5) == {"e2"}
-
-
-CONFIG = """
-federation: {name: acme, trust_domain: acme.mesh}
-store: memory://
-api: {listen: 127.0.0.1:0}
-clusters:
-  - {name: aws-use1, cloud: aws, region: us-east-1}
-services:
-  - {name: ledger.prod, port: 9090}
+CONFIG = (
+    API_HEADER
+    + """clusters: [{name: aws-use1, cloud: aws, region: us-east-1}]
+services: [{name: ledger.prod, port: 9090}]
 """
+)
 DEADLINE = 10.0
 EJECTION = 1.0  # seconds
 PROMPT = 1.0  # how soon after the ejection ends a held poll must answer
@@ -94,6 +50,18 @@ def ledger(address: str) -> Endpoint:
 RETURNING, STEADY = ledger("10.0.0.1"), ledger("10.0.0.2")
 
 
+class CountingStore(MemoryStore):
+    """A memory store that counts listings by prefix: how often an answer read its inputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.listings: Counter[str] = Counter()
+
+    async def list_prefix(self, prefix: str) -> list[Record]:
+        self.listings[prefix] += 1
+        return await super().list_prefix(prefix)
+
+
 @dataclass
 class BareApi:
     """The real API app without ``serve``'s background loops, so no expiry write can wake a poll:
@@ -101,6 +69,7 @@ class BareApi:
 
     url: str
     ctx: ApiContext
+    store: CountingStore
     session: aiohttp.ClientSession
 
     async def put(self, key: str, value: bytes) -> None:
@@ -122,7 +91,7 @@ class BareApi:
 @pytest.fixture
 async def bare_api() -> AsyncIterator[BareApi]:
     config = api_config(CONFIG)
-    store = open_store("memory://")
+    store = CountingStore()
     metrics = Metrics()
     ctx = ApiContext(
         store=store,
@@ -142,7 +111,7 @@ async def bare_api() -> AsyncIterator[BareApi]:
     try:
         timeout = aiohttp.ClientTimeout(total=DEADLINE)
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            yield BareApi(f"http://127.0.0.1:{runner.addresses[0][1]}", ctx, session)
+            yield BareApi(f"http://127.0.0.1:{runner.addresses[0][1]}", ctx, store, session)
     finally:
         await runner.cleanup()
         await store.close()
@@ -164,6 +133,7 @@ async def test_an_ending_ejection_answers_a_held_poll_within_a_second_without_an
     assert addresses(held) == ["10.0.0.2"]
     assert held is not None
     version = str(held.version)
+    bare_api.store.listings.clear()
 
     status, answer = await bare_api.poll(version=version, timeout="8s")
     answered = time.time()
@@ -171,6 +141,8 @@ async def test_an_ending_ejection_answers_a_held_poll_within_a_second_without_an
     assert status == 200
     assert ends <= answered < ends + PROMPT
     assert addresses(answer) == ["10.0.0.1", "10.0.0.2"]
+    # Nothing was written while it waited, so what it read to time the wait is what it answers.
+    assert [bare_api.store.listings[p] for p in (ENDPOINTS_PREFIX, HEALTH_PREFIX)] == [1, 1]
     # Nothing was written: the same revision, with different routes.
     assert answer is not None and answer.version == held.version
     assert await bare_api.ctx.store.revision() == held.version
@@ -178,6 +150,24 @@ async def test_an_ending_ejection_answers_a_held_poll_within_a_second_without_an
     started = time.monotonic()
     assert await bare_api.poll(version=version, timeout="300ms") == (304, None)
     assert time.monotonic() - started >= 0.3
+
+
+async def test_a_poll_whose_version_is_already_stale_answers_at_once_reading_inputs_once(
+    bare_api: BareApi,
+) -> None:
+    _, held = await bare_api.poll()
+    assert held is not None
+    # A route input written after the held version, with an ejection ending inside the timeout.
+    await bare_api.eject(RETURNING, time.time() + 30)
+    bare_api.store.listings.clear()
+
+    async with asyncio.timeout(PROMPT):
+        status, answer = await bare_api.poll(version=str(held.version), timeout="60s")
+
+    assert status == 200 and answer is not None
+    assert answer.version > held.version
+    assert addresses(answer) == ["10.0.0.2"]
+    assert [bare_api.store.listings[p] for p in (ENDPOINTS_PREFIX, HEALTH_PREFIX)] == [1, 1]
 
 
 async def test_an_idle_poll_answers_304_after_its_timeout_when_no_ejection_is_pending(

@@ -6,7 +6,14 @@ import pytest
 
 from federation import model
 from federation.routing.health_records import HealthRecord
-from federation.routing.inputs import combined, configured_gateway, placement, service_spec
+from federation.routing.inputs import (
+    combined,
+    configured_gateway,
+    next_verdict_change,
+    out_of_service,
+    placement,
+    service_spec,
+)
 from federation.scheduler import EndpointState, RoutingMode
 from geo import RegionCatalog
 from providers.base import Health
@@ -85,3 +92,42 @@ def test_source_health_active_checks_and_ejection_combine(
     reported: Health, record: HealthRecord | None, health: str
 ) -> None:
     assert combined(BASE, reported, record, NOW).health == health
+
+
+@pytest.mark.parametrize(
+    ("reported", "records", "expected"),
+    [
+        ({}, {}, None),
+        # An ejection of an otherwise healthy endpoint ends, and routes change, at its end.
+        ({}, {"e1": HealthRecord(ejected_until=NOW + 5)}, NOW + 5),
+        (
+            {},
+            {"e1": HealthRecord(ejected_until=NOW + 9), "e2": HealthRecord(ejected_until=NOW + 2)},
+            NOW + 2,
+        ),
+        # Over already: nothing left to wait for.
+        ({}, {"e1": HealthRecord(ejected_until=NOW)}, None),
+        ({}, {"e1": HealthRecord(ejected_until=NOW - 1)}, None),
+        # Still failing its active checks once the ejection ends: it stays out.
+        ({}, {"e1": HealthRecord(healthy=False, ejected_until=NOW + 5)}, None),
+        ({"e1": Health.UNHEALTHY}, {"e1": HealthRecord(ejected_until=NOW + 5)}, None),
+        ({"e1": Health.DRAINING}, {"e1": HealthRecord(ejected_until=NOW + 5)}, None),
+        # A source's own health overrides the checks, so the ejection is all that holds it.
+        (
+            {"e1": Health.HEALTHY},
+            {"e1": HealthRecord(healthy=False, ejected_until=NOW + 5)},
+            NOW + 5,
+        ),
+        ({}, {"e1": HealthRecord(healthy=True)}, None),
+    ],
+)
+def test_the_next_verdict_change_is_the_first_ejection_end_that_returns_an_endpoint(
+    reported: dict[str, Health], records: dict[str, HealthRecord], expected: float | None
+) -> None:
+    assert next_verdict_change(reported, records, NOW) == expected
+
+
+def test_an_endpoint_is_out_of_service_until_its_ejection_ends() -> None:
+    records = {"e1": HealthRecord(ejected_until=NOW + 5), "e2": HealthRecord(healthy=False)}
+    assert out_of_service({}, records, NOW) == {"e1", "e2"}
+    assert out_of_service({}, records, NOW + 5) == {"e2"}
