@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +16,16 @@ from trust.audit import AuditProblem, AuditRecord, chain_record, verify_chain
 LOG = "audit"
 # Appends race only when replicas share a store; each lost race costs one re-read.
 MAX_APPEND_ATTEMPTS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """What a caller asks to record; the log adds the time, sequence and chain hashes."""
+
+    actor: str
+    action: str
+    target: str
+    detail: dict[str, Any]
 
 
 class AuditBusyError(StoreUnavailableError):
@@ -32,32 +44,45 @@ class AuditLog:
     async def record(
         self, *, actor: str, action: str, target: str, detail: dict[str, Any]
     ) -> AuditRecord:
+        (entry,) = await self.record_many([AuditEntry(actor, action, target, detail)])
+        return entry
+
+    async def record_many(self, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
+        """Chain ``entries`` in order and append them in one store write: all or none."""
         async with self._lock:
             for _ in range(MAX_APPEND_ATTEMPTS):
                 previous = await self._catch_up()
-                entry = chain_record(
-                    previous,
-                    time=datetime.now(UTC),
-                    actor=actor,
-                    action=action,
-                    target=target,
-                    detail=detail,
-                )
-                # Only onto the record it chains from: a replica that appended meanwhile makes
-                # this a conflict, and the next attempt chains off that replica's record.
+                now = datetime.now(UTC)
+                chained: list[AuditRecord] = []
+                for entry in entries:
+                    previous = chain_record(
+                        previous,
+                        time=now,
+                        actor=entry.actor,
+                        action=entry.action,
+                        target=entry.target,
+                        detail=entry.detail,
+                    )
+                    chained.append(previous)
+                # Only onto the record the batch chains from: a replica that appended meanwhile
+                # makes this a conflict, and the next attempt chains off that replica's record.
                 try:
-                    appended = await self._store.append(LOG, _encode(entry), expect_seq=self._seen)
+                    appended = await self._store.append_many(
+                        LOG, [_encode(r) for r in chained], expect_seq=self._seen
+                    )
                 except ConflictError:
                     continue
-                self._last, self._seen = entry, appended.seq
+                if appended:
+                    self._last, self._seen = chained[-1], appended[-1].seq
                 break
             else:
                 raise AuditBusyError(
                     f"{MAX_APPEND_ATTEMPTS} appends to the audit log lost to other writers in a "
                     "row: retry the change"
                 )
-        self._metrics.audit_records.labels(action).inc()
-        return entry
+        for record in chained:
+            self._metrics.audit_records.labels(record.action).inc()
+        return chained
 
     async def read(self, *, after: int = -1, limit: int = 100) -> list[AuditRecord]:
         """Records with ``seq`` > ``after``, oldest first (the first record has seq 0)."""

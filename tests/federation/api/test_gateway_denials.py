@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
 import pytest
 
+from federation.api.gateway_denials import MAX_DENIALS, RECORDS_PER_MINUTE
 from federation.model import Role
 from tests.federation.api.conftest import Api
 
@@ -26,6 +29,19 @@ REJECTED = {
     "reason": "caller's SVID did not verify: SVID spiffe://acme.mesh/x is not trusted",
     "first_seen": 1_790_000_001.0,
     "last_seen": 1_790_000_001.0,
+}
+
+
+OVERFLOW = {
+    "service": "payments.prod",
+    "kind": "denied",
+    "policy": "no-partners",
+    "reason": "40 more distinct callers of trust domain partner.example refused alike",
+    "count": 95,
+    "first_seen": 1_790_000_000.0,
+    "last_seen": 1_790_000_001.0,
+    "distinct_peers": 40,
+    "sample_peer_ids": ["spiffe://partner.example/m/1", "spiffe://partner.example/m/2"],
 }
 
 
@@ -102,6 +118,42 @@ async def test_a_viewer_token_may_not_report_denials(api: Api) -> None:
         ),
         ({"cluster": "aws-use1", "denials": [REJECTED] * 501}, "denials", "500"),
         ({"denials": [DENIED]}, "cluster", "cluster"),
+        # A bad entry after a good one: nothing of the report is recorded.
+        (
+            {"cluster": "aws-use1", "denials": [DENIED, {**REJECTED, "last_seen": math.inf}]},
+            "denials[1].last_seen",
+            "finite",
+        ),
+        (
+            {"cluster": "aws-use1", "denials": [DENIED, {**REJECTED, "first_seen": math.nan}]},
+            "denials[1].first_seen",
+            "finite",
+        ),
+        (
+            {"cluster": "aws-use1", "denials": [{**DENIED, "first_seen": -1.0}]},
+            "denials[0].first_seen",
+            "greater than or equal to 0",
+        ),
+        (
+            {"cluster": "aws-use1", "denials": [{**DENIED, "last_seen": time.time() + 7200}]},
+            "denials[0].last_seen",
+            "clock",
+        ),
+        (
+            {"cluster": "aws-use1", "denials": [DENIED, {**DENIED, "service": "ghost.prod"}]},
+            "denials[1].service",
+            "ghost.prod",
+        ),
+        (
+            {"cluster": "aws-use1", "denials": [{**OVERFLOW, "peer_id": FRONTEND}]},
+            "denials[0]",
+            "peer_id null",
+        ),
+        (
+            {"cluster": "aws-use1", "denials": [{**DENIED, "sample_peer_ids": [FRONTEND]}]},
+            "denials[0]",
+            "distinct_peers",
+        ),
     ],
 )
 async def test_a_bad_report_is_a_400_naming_the_field_and_records_nothing(
@@ -123,3 +175,43 @@ async def test_a_report_from_an_unknown_cluster_is_a_404_and_records_nothing(api
     assert status == 404
     assert "aws-usw9" in str(problem["detail"])
     assert await audit_records(api) == before
+
+
+async def test_an_overflow_entry_is_recorded_with_its_distinct_count_and_samples(api: Api) -> None:
+    status, body, _ = await report(api, {"cluster": "aws-use1", "denials": [OVERFLOW]})
+    assert (status, body) == (200, {"recorded": 1})
+    (record,) = (await audit_records(api))[-1:]
+    assert record["action"] == "request.denied"
+    assert record["detail"]["peer_id"] is None
+    assert (record["detail"]["count"], record["detail"]["distinct_peers"]) == (95, 40)
+    assert record["detail"]["sample_peer_ids"] == OVERFLOW["sample_peer_ids"]
+
+
+async def test_past_a_tokens_records_a_minute_a_report_is_a_429_with_retry_after(api: Api) -> None:
+    full = {"cluster": "aws-use1", "denials": [REJECTED] * MAX_DENIALS}
+    for _ in range(RECORDS_PER_MINUTE // MAX_DENIALS):
+        status, body, _ = await report(api, full)
+        assert status == 200, body
+    before = await audit_records_count(api)
+    status, problem, response = await report(api, full)
+    assert status == 429, problem
+    assert response.content_type == "application/problem+json"
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
+    assert "operator-user" in str(problem["detail"])
+    assert await audit_records_count(api) == before
+    # The allowance is a token's: another token still reports.
+    status, body, _ = await report(api, {"cluster": "aws-use1", "denials": [DENIED]}, Role.ADMIN)
+    assert (status, body) == (200, {"recorded": 1})
+
+
+async def audit_records_count(api: Api) -> int:
+    """How many records the log holds, paging with next_since (there are thousands here)."""
+    count, since = 0, 0
+    while True:
+        status, body, _ = await api.call("GET", f"/v1/audit?limit=1000&since={since}")
+        assert status == 200, body
+        items: list[dict[str, Any]] = body["items"]  # type: ignore[assignment]
+        if not items:
+            return count
+        count += len(items)
+        since = int(body["next_since"])  # type: ignore[call-overload]
