@@ -9,9 +9,10 @@ import ssl
 from pathlib import Path
 from typing import Any
 
-from federation.gateway.command import GatewayOptions, running_gateway
-from federation.model import MeshfedConfig, Role
-from tests.federation.api.conftest import TOKENS, Api
+from federation.gateway.command import running_gateway
+from federation.model import MeshfedConfig
+from tests.federation.api.conftest import Api
+from tests.federation.gateway.served_gateway import gateway_options, routes_arrived
 from tests.federation.gateway.test_identity import SNI, TD, mtls_echo, workload
 from tests.federation.trust.conftest import free_port, init_trust, served, trust_config
 from trust.tls import client_context
@@ -68,19 +69,9 @@ async def test_a_caller_denied_by_policy_is_recorded_in_the_control_planes_audit
     async with served(config) as api:
         backend = await workload(api, f"spiffe://{TD}/ns/prod/sa/payments")
         scraper = await workload(api, SCRAPER)
-        options = GatewayOptions(
-            config=config,
-            cluster="aws-use1",
-            listen=("127.0.0.1", 0),
-            server=api.running.url,
-            token=TOKENS[Role.OPERATOR],
-            access_log=str(tmp_path / "access.log"),
-            svid_from_server=True,
-        )
+        options = gateway_options(config, api, tmp_path)
         async with mtls_echo(backend, backend_port), running_gateway(options) as gateway:
-            async with asyncio.timeout(DEADLINE):
-                while not gateway.routes.upstreams("payments.prod", None, None):  # noqa: ASYNC110
-                    await asyncio.sleep(0.02)
+            await routes_arrived(gateway, "payments.prod")
             context = client_context(scraper.chain_pem, scraper.key, scraper.bundles)
             for _ in range(2):
                 async with asyncio.timeout(DEADLINE):

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from cryptography import x509
 
-from federation.gateway.command import GatewayOptions, running_gateway
+from federation.gateway.command import running_gateway
 from federation.gateway.identity import GatewaySvid, renewal_delay, retry_delay
-from federation.model import MeshfedConfig, Role
-from tests.federation.api.conftest import TOKENS, Api
+from federation.model import MeshfedConfig
+from tests.federation.api.conftest import Api
+from tests.federation.gateway.served_gateway import gateway_options, routes_arrived
 from tests.federation.trust.conftest import free_port, init_trust, served, trust_config
 from trust.bundle import BundleSet, TrustBundle
 from trust.keys import PrivateKey
@@ -119,19 +120,9 @@ async def test_a_renewed_svid_serves_new_connections_while_an_open_one_keeps_wor
     async with served(config) as api:
         backend = await workload(api, f"spiffe://{TD}/ns/prod/sa/payments")
         caller = await workload(api, f"spiffe://{TD}/ns/web/sa/frontend")
-        options = GatewayOptions(
-            config=config,
-            cluster="aws-use1",
-            listen=("127.0.0.1", 0),
-            server=api.running.url,
-            token=TOKENS[Role.OPERATOR],
-            access_log=str(tmp_path / "access.log"),
-            svid_from_server=True,
-        )
+        options = gateway_options(config, api, tmp_path)
         async with mtls_echo(backend, backend_port), running_gateway(options) as gateway:
-            async with asyncio.timeout(DEADLINE):
-                while not gateway.routes.upstreams("payments.prod", None, None):  # noqa: ASYNC110
-                    await asyncio.sleep(0.02)
+            await routes_arrived(gateway, "payments.prod")
             context = client_context(caller.chain_pem, caller.key, caller.bundles)
 
             async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

@@ -1,0 +1,30 @@
+"""A gateway in mtls mode following a real control plane, ready once its first routes arrived."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from federation.gateway.command import GatewayOptions, RunningGateway
+from federation.model import MeshfedConfig, Role
+from tests.federation.api.conftest import TOKENS, Api
+
+DEADLINE = 10.0
+
+
+def gateway_options(config: MeshfedConfig, api: Api, tmp_path: Path) -> GatewayOptions:
+    return GatewayOptions(
+        config=config,
+        cluster="aws-use1",
+        listen=("127.0.0.1", 0),
+        server=api.running.url,
+        token=TOKENS[Role.OPERATOR],
+        access_log=str(tmp_path / "access.log"),
+        svid_from_server=True,
+    )
+
+
+async def routes_arrived(gateway: RunningGateway, service: str) -> None:
+    async with asyncio.timeout(DEADLINE):
+        while not gateway.routes.upstreams(service, None, None):  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
