@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from federation.gateway.command import GatewayOptions, RunningGateway
+from federation.gateway.command import RunningGateway
+from federation.gateway.options import GatewayOptions
 from federation.model import MeshfedConfig, Role
 from tests.federation.api.conftest import TOKENS, Api
 
