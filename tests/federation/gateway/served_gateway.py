@@ -13,6 +13,18 @@ from tests.federation.api.conftest import TOKENS, Api
 DEADLINE = 10.0
 
 
+def with_local_payments(config: MeshfedConfig, backend_port: int) -> MeshfedConfig:
+    """``config`` with a static provider: payments.prod in aws-use1 at 127.0.0.1:backend_port."""
+    endpoint = {
+        "cluster": "aws-use1",
+        "service": "payments.prod",
+        "address": "127.0.0.1",
+        "port": backend_port,
+    }
+    static = {"name": "local", "kind": "static", "endpoints": [endpoint]}
+    return MeshfedConfig.model_validate({**config.model_dump(mode="json"), "providers": [static]})
+
+
 def gateway_options(config: MeshfedConfig, api: Api, tmp_path: Path) -> GatewayOptions:
     return GatewayOptions(
         config=config,

@@ -12,7 +12,11 @@ from typing import Any
 from federation.gateway.command import running_gateway
 from federation.model import MeshfedConfig
 from tests.federation.api.conftest import Api
-from tests.federation.gateway.served_gateway import gateway_options, routes_arrived
+from tests.federation.gateway.served_gateway import (
+    gateway_options,
+    routes_arrived,
+    with_local_payments,
+)
 from tests.federation.gateway.test_identity import SNI, TD, mtls_echo, workload
 from tests.federation.trust.conftest import free_port, init_trust, served, trust_config
 from trust.tls import client_context
@@ -38,19 +42,7 @@ def mesh(tmp_path: Path, backend_port: int) -> MeshfedConfig:
             {"name": "no-scrapers", "action": "deny", "to": "payments.prod", "from": [SCRAPER]},
         ],
     )
-    static = {
-        "name": "local",
-        "kind": "static",
-        "endpoints": [
-            {
-                "cluster": "aws-use1",
-                "service": "payments.prod",
-                "address": "127.0.0.1",
-                "port": backend_port,
-            }
-        ],
-    }
-    return MeshfedConfig.model_validate({**config.model_dump(mode="json"), "providers": [static]})
+    return with_local_payments(config, backend_port)
 
 
 async def denied_records(api: Api) -> list[dict[str, Any]]:

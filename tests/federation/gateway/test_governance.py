@@ -13,7 +13,7 @@ from federation.gateway.governance import Governance, TrafficPolicy
 from federation.gateway.live_routes import LiveRouteTable
 from federation.gateway.options import GatewayOptions
 from federation.gateway.ratelimit import RateLimit, RateLimiter
-from federation.gateway.route_config import GatewayConfig, ServiceRoute, TrafficSpec, UpstreamSpec
+from federation.gateway.route_config import GatewayConfig, ServiceRoute, UpstreamSpec
 from federation.gateway.routes import StaticRouteTable, Upstream
 from federation.retry import RetryBudget, RetryOn
 from tests.federation.gateway.conftest import (
@@ -26,6 +26,7 @@ from tests.federation.gateway.conftest import (
     TlsClient,
 )
 from tests.federation.gateway.hellos import captured_client_hello
+from tests.federation.gateway.test_live_routes import TRAFFIC
 
 
 def governed(policy: TrafficPolicy, **options: object) -> Governance:
@@ -187,15 +188,7 @@ async def test_open_connections_count_toward_the_retry_budget(
 
 def test_traffic_settings_follow_a_replaced_route_table_and_are_built_once_per_version() -> None:
     def table(version: int, max_connections: int) -> GatewayConfig:
-        traffic = TrafficSpec(
-            connect_timeout_s=0.5,
-            attempts=2,
-            backoff_base_s=0,
-            backoff_max_s=0,
-            retry_on=["connect-failure"],
-            max_connections=max_connections,
-            max_pending_requests=10,
-        )
+        traffic = TRAFFIC.model_copy(update={"attempts": 2, "max_connections": max_connections})
         upstream = UpstreamSpec(address="127.0.0.1", port=9, cluster="c1", kind="endpoint")
         route = ServiceRoute(
             service="svc-a.ns", port=443, local=True, upstreams=[upstream], traffic=traffic

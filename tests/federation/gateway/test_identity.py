@@ -15,9 +15,12 @@ from cryptography import x509
 
 from federation.gateway.command import running_gateway
 from federation.gateway.identity import GatewaySvid, renewal_delay, retry_delay
-from federation.model import MeshfedConfig
 from tests.federation.api.conftest import Api
-from tests.federation.gateway.served_gateway import gateway_options, routes_arrived
+from tests.federation.gateway.served_gateway import (
+    gateway_options,
+    routes_arrived,
+    with_local_payments,
+)
 from tests.federation.trust.conftest import free_port, init_trust, served, trust_config
 from trust.bundle import BundleSet, TrustBundle
 from trust.keys import PrivateKey
@@ -103,19 +106,7 @@ async def test_a_renewed_svid_serves_new_connections_while_an_open_one_keeps_wor
             }
         ],
     )
-    static = {
-        "name": "local",
-        "kind": "static",
-        "endpoints": [
-            {
-                "cluster": "aws-use1",
-                "service": "payments.prod",
-                "address": "127.0.0.1",
-                "port": backend_port,
-            }
-        ],
-    }
-    config = MeshfedConfig.model_validate({**config.model_dump(mode="json"), "providers": [static]})
+    config = with_local_payments(config, backend_port)
     await init_trust(config)
     async with served(config) as api:
         backend = await workload(api, f"spiffe://{TD}/ns/prod/sa/payments")
