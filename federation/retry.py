@@ -244,16 +244,21 @@ async def run_with_retries(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     *,
     counted: bool = False,
+    first: Attempt[T] | None = None,
 ) -> RetryResult[T]:
     """Drive ``attempt_fn(attempt_number)`` (1-based) until a stop reason applies.
 
     A per-try timeout turns into ``Outcome.timeout()``; the attempt is cancelled.
     ``counted``: the caller already holds ``budget.request()`` for longer than this call (a
     gateway counts a connection for its whole life, as Envoy counts active requests).
+    ``first``: attempt 1 as the caller already made it, for a caller whose hot path tries
+    once before entering this loop.
     """
     outcomes: list[Outcome] = []
     with contextlib.nullcontext() if counted else budget.request():
-        last = await _attempt(attempt_fn, 1, policy.per_try_timeout)
+        if first is None:
+            first = await _attempt(attempt_fn, 1, policy.per_try_timeout)
+        last = first
         outcomes.append(last.outcome)
         while True:
             stop = _stop_reason(last.outcome, len(outcomes), policy)

@@ -149,9 +149,11 @@ class Governance:
         async def attempt(_: int) -> Attempt[Connected]:
             upstream, slot, pending = self._admit(service, cursor, policy, progress)
             try:
-                with pending:
+                try:
                     async with asyncio.timeout(policy.connect_timeout):
                         transport = await dial(upstream)
+                finally:
+                    pending.release()
             except OSError as error:  # TimeoutError included
                 slot.release()
                 reason = str(error) or f"no answer within {policy.connect_timeout:g}s"
@@ -163,7 +165,13 @@ class Governance:
                 raise
             return Attempt(_CONNECTED, Connected(upstream, transport, slot, loop.time() - started))
 
-        result = await run_with_retries(attempt, retry, self._budget, self._rand, counted=True)
+        # Most connects succeed at once: the retry loop is entered only when the first fails.
+        first = await attempt(1)
+        if first.value is not None:
+            return first.value
+        result = await run_with_retries(
+            attempt, retry, self._budget, self._rand, counted=True, first=first
+        )
         if result.last.value is not None:
             return result.last.value
         raise Rejected(

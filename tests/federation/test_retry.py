@@ -195,6 +195,32 @@ async def test_run_with_retries_stops_for_the_right_reason(
     assert result.outcomes == tuple(outcomes[:tried])
 
 
+@pytest.mark.parametrize(
+    ("first", "calls_made", "stop"),
+    [
+        (Outcome.response(200), [], StopReason.SUCCEEDED),
+        (Outcome.response(503), [2, 3], StopReason.ATTEMPTS_EXHAUSTED),
+        (Outcome.response(404), [], StopReason.NOT_RETRYABLE),
+    ],
+)
+async def test_a_first_attempt_made_by_the_caller_counts_as_attempt_one(
+    first: Outcome, calls_made: list[int], stop: StopReason
+) -> None:
+    calls: list[int] = []
+
+    async def attempt(number: int) -> Attempt[str]:
+        calls.append(number)
+        return Attempt(Outcome.response(503), f"attempt {number}")
+
+    policy = RetryPolicy(attempts=3, retry_on=frozenset({RetryOn.FIVE_XX}))
+    result = await run_with_retries(
+        attempt, policy, RetryBudget(), lambda: 0.5, _no_sleep, first=Attempt(first, "caller's")
+    )
+    assert calls == calls_made
+    assert result.stop is stop
+    assert result.outcomes[0] == first and len(result.outcomes) == 1 + len(calls_made)
+
+
 async def test_run_with_retries_sleeps_the_jittered_backoff_between_attempts() -> None:
     slept: list[float] = []
 
