@@ -1,15 +1,20 @@
-"""A gateway in mtls mode with --server: a caller that policy denies shows up in the control
-plane's audit log, with its SPIFFE ID, the service and the deny policy."""
+"""A gateway in mtls mode with --server: a caller it refuses shows up in the control plane's
+audit log; one that policy denies with its SPIFFE ID, the service and the deny policy, one whose
+SVID does not verify with the reason."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import ssl
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from federation.gateway.command import running_gateway
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from federation.gateway.command import RunningGateway, running_gateway
 from federation.model import MeshfedConfig
 from tests.federation.api.conftest import Api
 from tests.federation.gateway.served_gateway import (
@@ -17,8 +22,10 @@ from tests.federation.gateway.served_gateway import (
     routes_arrived,
     with_local_payments,
 )
-from tests.federation.gateway.test_identity import SNI, TD, mtls_echo, workload
+from tests.federation.gateway.test_identity import SNI, TD, Workload, mtls_echo, workload
 from tests.federation.trust.conftest import free_port, init_trust, served, trust_config
+from trust.bundle import BundleSet, TrustBundle
+from trust.keys import generate_key, signature_hash
 from trust.tls import client_context
 
 DEADLINE = 10.0
@@ -45,11 +52,61 @@ def mesh(tmp_path: Path, backend_port: int) -> MeshfedConfig:
     return with_local_payments(config, backend_port)
 
 
-async def denied_records(api: Api) -> list[dict[str, Any]]:
-    status, body, _ = await api.call("GET", "/v1/audit?limit=1000")
-    assert status == 200, body
-    items: list[dict[str, Any]] = body["items"]  # type: ignore[assignment]
-    return [r for r in items if r["action"] == "request.denied"]
+async def audited(api: Api, action: str, refusals: int) -> list[dict[str, Any]]:
+    """The audit records of ``action`` once they count ``refusals`` refused connections."""
+    records: list[dict[str, Any]] = []
+    async with asyncio.timeout(DEADLINE):
+        while sum(r["detail"]["count"] for r in records) < refusals:
+            await asyncio.sleep(0.05)
+            status, body, _ = await api.call("GET", "/v1/audit?limit=1000")
+            assert status == 200, body
+            items: list[dict[str, Any]] = body["items"]  # type: ignore[assignment]
+            records = [r for r in items if r["action"] == action]
+    return records
+
+
+async def refused(gateway: RunningGateway, caller: Workload) -> None:
+    """``caller`` completes the TLS handshake, then the gateway closes without relaying."""
+    context = client_context(caller.chain_pem, caller.key, caller.bundles)
+    async with asyncio.timeout(DEADLINE):
+        reader, writer = await asyncio.open_connection(
+            *gateway.address, ssl=context, server_hostname=SNI
+        )
+        writer.write(b"hello\n")
+        # Refused: the gateway closes without relaying, cleanly or with a reset.
+        with contextlib.suppress(ConnectionResetError, ssl.SSLError):
+            assert await reader.readline() == b""
+        writer.close()
+
+
+async def multi_id_caller(api: Api, spiffe_ids: list[str]) -> Workload:
+    """A leaf signed by the trust domain's signing CA, as the control plane holds it, naming
+    every one of ``spiffe_ids``: OpenSSL accepts its chain, but an X509-SVID names exactly one."""
+    trust = api.running.context.trust
+    assert trust is not None
+    records = trust.authority.records
+    ca = await records.ca(TD, (await records.domain(TD)).rotation.signing)
+    key = generate_key("ec-p256")
+    now = datetime.now(UTC)
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([]))
+        .issuer_name(ca.intermediate_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(i) for i in spiffe_ids]),
+            critical=True,
+        )
+        .sign(ca.intermediate_key, signature_hash(ca.intermediate_key))
+    )
+    chain_pem = "".join(
+        c.public_bytes(serialization.Encoding.PEM).decode() for c in (leaf, ca.intermediate_cert)
+    )
+    return Workload(chain_pem, key, BundleSet((TrustBundle(TD, ca.roots),)))
 
 
 async def test_a_caller_denied_by_policy_is_recorded_in_the_control_planes_audit_log(
@@ -64,22 +121,9 @@ async def test_a_caller_denied_by_policy_is_recorded_in_the_control_planes_audit
         options = gateway_options(config, api, tmp_path)
         async with mtls_echo(backend, backend_port), running_gateway(options) as gateway:
             await routes_arrived(gateway, "payments.prod")
-            context = client_context(scraper.chain_pem, scraper.key, scraper.bundles)
             for _ in range(2):
-                async with asyncio.timeout(DEADLINE):
-                    reader, writer = await asyncio.open_connection(
-                        *gateway.address, ssl=context, server_hostname=SNI
-                    )
-                    writer.write(b"scrape\n")
-                    # Refused: the gateway closes without relaying, cleanly or with a reset.
-                    with contextlib.suppress(ConnectionResetError, ssl.SSLError):
-                        assert await reader.readline() == b""
-                    writer.close()
-            records: list[dict[str, Any]] = []
-            async with asyncio.timeout(DEADLINE):
-                while sum(r["detail"]["count"] for r in records) < 2:
-                    await asyncio.sleep(0.05)
-                    records = await denied_records(api)
+                await refused(gateway, scraper)
+            records = await audited(api, "request.denied", 2)
             sent = gateway.metrics.registry.get_sample_value(
                 "meshfed_gateway_denial_reports_total", {"result": "sent"}
             )
@@ -94,4 +138,28 @@ async def test_a_caller_denied_by_policy_is_recorded_in_the_control_planes_audit
             "no-scrapers",
         )
         assert detail["first_seen"] <= detail["last_seen"]
+        assert await api.running.context.audit.verify() == []
+
+
+async def test_a_caller_whose_svid_does_not_verify_is_recorded_as_peer_rejected(
+    tmp_path: Path,
+) -> None:
+    backend_port = free_port()
+    config = mesh(tmp_path, backend_port)
+    await init_trust(config)
+    async with served(config) as api:
+        backend = await workload(api, f"spiffe://{TD}/ns/prod/sa/payments")
+        # Both IDs are ones policy allows, so only SVID verification can refuse the caller.
+        forger = await multi_id_caller(api, [FRONTEND, f"spiffe://{TD}/ns/web/sa/admin"])
+        options = gateway_options(config, api, tmp_path)
+        async with mtls_echo(backend, backend_port), running_gateway(options) as gateway:
+            await routes_arrived(gateway, "payments.prod")
+            await refused(gateway, forger)
+            records = await audited(api, "request.peer_rejected", 1)
+        assert [(r["target"], r["actor"]) for r in records] == [
+            ("services/payments.prod", "operator-user")
+        ]
+        detail = records[0]["detail"]
+        assert (detail["peer_id"], detail["cluster"], detail["policy"]) == (None, "aws-use1", None)
+        assert "has 2 URI SANs" in detail["reason"]
         assert await api.running.context.audit.verify() == []
