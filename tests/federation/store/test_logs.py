@@ -54,8 +54,8 @@ async def test_racing_conditional_appends_at_one_position_admit_exactly_one(stor
         *(store.append("audit", f"{i}".encode(), expect_seq=0) for i in range(10)),
         return_exceptions=True,
     )
-    assert sum(isinstance(r, LogEntry) for r in results) == 1
-    assert all(isinstance(r, LogEntry | ConflictError) for r in results)
+    assert all(isinstance(r, LogEntry | ConflictError) for r in results), results
+    assert sum(isinstance(r, LogEntry) for r in results) == 1, results
     assert len(await store.read_log("audit")) == 1
 
 
