@@ -161,58 +161,38 @@ def _check_record_header(header: bytes, *, first: bool) -> None:
         )
 
 
-class _Cursor:
-    """Reads TLS presentation-language fields, failing as MALFORMED past its end.
+def _vector(data: bytes, pos: int, width: int, what: str, min_length: int = 0) -> tuple[int, int]:
+    """Where the content of the vector at ``pos`` starts and ends; its length takes ``width``
+    bytes. ``what`` names the field in the error; it is a constant at every call site because
+    this runs for every connection, and formatting a name per field cost more than parsing."""
+    start = pos + width
+    if start > len(data):
+        raise ClientHelloError(
+            HelloErrorKind.MALFORMED,
+            f"{what} length needs {width} bytes but only {len(data) - pos} remain",
+        )
+    length = int.from_bytes(data[pos:start], "big")
+    if length < min_length:
+        raise ClientHelloError(
+            HelloErrorKind.MALFORMED, f"{what} is {length} bytes, under its minimum {min_length}"
+        )
+    end = start + length
+    if end > len(data):
+        raise ClientHelloError(
+            HelloErrorKind.MALFORMED,
+            f"{what} needs {length} bytes but only {len(data) - start} remain",
+        )
+    return start, end
 
-    ``what`` names the field in the error; it is a constant at every call site because this
-    runs for every connection, and formatting a name per field cost more than the parsing.
-    """
 
-    __slots__ = ("_data", "_pos")
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._pos = 0
-
-    def take(self, count: int, what: str) -> bytes:
-        end = self._pos + count
-        if end > len(self._data):
-            raise ClientHelloError(
-                HelloErrorKind.MALFORMED,
-                f"{what} needs {count} bytes but only {len(self._data) - self._pos} remain",
-            )
-        chunk = self._data[self._pos : end]
-        self._pos = end
-        return chunk
-
-    def uint(self, width: int, what: str) -> int:
-        return int.from_bytes(self.take(width, what), "big")
-
-    def vector(self, length_width: int, what: str, *, min_length: int = 0) -> _Cursor:
-        start = self._pos
-        length = int.from_bytes(self._data[start : start + length_width], "big")
-        if start + length_width > len(self._data):
-            self.take(length_width, f"{what} length")  # raises, naming the length field
-        self._pos = start + length_width
-        if length < min_length:
-            raise ClientHelloError(
-                HelloErrorKind.MALFORMED,
-                f"{what} is {length} bytes, under its minimum {min_length}",
-            )
-        return _Cursor(self.take(length, what))
-
-    def remaining(self) -> bytes:
-        return self._data[self._pos :]
-
-    def at_end(self) -> bool:
-        return self._pos == len(self._data)
-
-    def expect_end(self, what: str) -> None:
-        if not self.at_end():
-            raise ClientHelloError(
-                HelloErrorKind.MALFORMED,
-                f"{len(self._data) - self._pos} stray bytes after {what}",
-            )
+def _sole_vector(data: bytes, width: int, what: str, min_length: int = 0) -> bytes:
+    """The content of the one vector ``data`` must be, nothing after it."""
+    start, end = _vector(data, 0, width, what, min_length)
+    if end != len(data):
+        raise ClientHelloError(
+            HelloErrorKind.MALFORMED, f"{len(data) - end} stray bytes after the {what}"
+        )
+    return data[start:end]
 
 
 def parse_client_hello_body(body: bytes) -> tuple[str, tuple[bytes, ...]]:
@@ -231,38 +211,24 @@ def _extensions_block(body: bytes) -> bytes:
     extensions block, checking each length as it goes."""
     pos = 2 + 32  # legacy_version and random
     for what, width, minimum, maximum, even in _FIXED_VECTORS:
-        if pos + width > len(body):
-            raise ClientHelloError(
-                HelloErrorKind.MALFORMED, f"the ClientHello ends inside its {what} length"
-            )
-        length = int.from_bytes(body[pos : pos + width], "big")
-        pos += width
-        if not minimum <= length <= maximum:
+        start, pos = _vector(body, pos, width, what, minimum)
+        if pos - start > maximum:
             raise ClientHelloError(
                 HelloErrorKind.MALFORMED,
-                f"{what} is {length} bytes, outside {minimum}-{maximum}",
+                f"{what} is {pos - start} bytes, over its maximum {maximum}",
             )
-        if pos + length > len(body):
-            raise ClientHelloError(
-                HelloErrorKind.MALFORMED,
-                f"{what} needs {length} bytes but only {len(body) - pos} remain",
-            )
-        if even and length % 2:
+        if even and (pos - start) % 2:
             raise ClientHelloError(HelloErrorKind.MALFORMED, f"{what} has an odd length")
-        pos += length
     if pos == len(body):
         raise ClientHelloError(
             HelloErrorKind.NO_SNI, "the ClientHello has no extensions, so no server_name"
         )
-    extensions = _Cursor(body[pos:])
-    block = extensions.vector(2, "extensions").remaining()
-    extensions.expect_end("the extensions")
-    return block
+    return _sole_vector(body[pos:], 2, "extensions")
 
 
 def _routing_extensions(extensions: bytes) -> tuple[str | None, tuple[bytes, ...]]:
-    """server_name and ALPN from the extensions block. Walked by index rather than with a
-    _Cursor per extension: a browser sends a dozen or more, and only two matter here."""
+    """server_name and ALPN from the extensions block, walked by index: a browser sends a
+    dozen extensions or more, and only two matter here."""
     seen: set[int] = set()
     server_name: str | None = None
     alpn: tuple[bytes, ...] = ()
@@ -285,25 +251,26 @@ def _routing_extensions(extensions: bytes) -> tuple[str | None, tuple[bytes, ...
             raise ClientHelloError(HelloErrorKind.MALFORMED, f"extension {ext_type} repeated")
         seen.add(ext_type)
         if ext_type == _EXT_SERVER_NAME:
-            server_name = _server_name(_Cursor(extensions[pos : pos + length]))
+            server_name = _server_name(extensions[pos : pos + length])
         elif ext_type == _EXT_ALPN:
-            alpn = _alpn_protocols(_Cursor(extensions[pos : pos + length]))
+            alpn = _alpn_protocols(extensions[pos : pos + length])
         pos += length
     return server_name, alpn
 
 
-def _server_name(data: _Cursor) -> str | None:
-    names = data.vector(2, "server_name_list", min_length=1)
-    data.expect_end("server_name_list")
+def _server_name(data: bytes) -> str | None:
+    names = _sole_vector(data, 2, "server_name_list", min_length=1)
     host_name: str | None = None
-    while not names.at_end():
-        name_type = names.uint(1, "name_type")
-        name = names.vector(2, "server name", min_length=1).remaining()
+    pos = 0
+    while pos < len(names):
+        name_type = names[pos]
+        start, pos = _vector(names, pos + 1, 2, "server name", min_length=1)
         if name_type != _NAME_TYPE_HOST_NAME:
             continue
         if host_name is not None:
             # RFC 6066 §3: no more than one name of the same name_type.
             raise ClientHelloError(HelloErrorKind.MALFORMED, "server_name lists two host names")
+        name = names[start:pos]
         if not (name.isascii() and name.decode("ascii").isprintable()):
             raise ClientHelloError(
                 HelloErrorKind.MALFORMED, "server_name host name is not printable ASCII"
@@ -312,10 +279,11 @@ def _server_name(data: _Cursor) -> str | None:
     return host_name
 
 
-def _alpn_protocols(data: _Cursor) -> tuple[bytes, ...]:
-    names = data.vector(2, "protocol_name_list", min_length=1)
-    data.expect_end("protocol_name_list")
+def _alpn_protocols(data: bytes) -> tuple[bytes, ...]:
+    names = _sole_vector(data, 2, "protocol_name_list", min_length=1)
     protocols: list[bytes] = []
-    while not names.at_end():
-        protocols.append(names.vector(1, "protocol name", min_length=1).remaining())
+    pos = 0
+    while pos < len(names):
+        start, pos = _vector(names, pos, 1, "protocol name", min_length=1)
+        protocols.append(names[start:pos])
     return tuple(protocols)

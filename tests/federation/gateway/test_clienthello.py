@@ -261,8 +261,16 @@ def _body(session_id: bytes, suites: bytes, compression: bytes, tail: bytes | No
         (_body(b"", SUITE, b"\x00", b""), HelloErrorKind.NO_SNI, "no extensions"),
         (_body(b"", SUITE, b"\x00", b"\x00"), HelloErrorKind.MALFORMED, "extensions length"),
         (_body(b"", SUITE, b"\x00", b"\x00\x09abc"), HelloErrorKind.MALFORMED, "extensions needs"),
-        (b"\x03\x03" + bytes(32), HelloErrorKind.MALFORMED, "inside its legacy_session_id"),
-        (b"\x03\x03" + bytes(32) + b"\x00\x00", HelloErrorKind.MALFORMED, "inside its cipher"),
+        (
+            b"\x03\x03" + bytes(32),
+            HelloErrorKind.MALFORMED,
+            "legacy_session_id length needs 1 bytes",
+        ),
+        (
+            b"\x03\x03" + bytes(32) + b"\x00\x00",
+            HelloErrorKind.MALFORMED,
+            "cipher_suites length needs 2 bytes",
+        ),
         (b"\x03\x03" + bytes(32) + b"\x05ab", HelloErrorKind.MALFORMED, "needs 5 bytes"),
     ],
 )
