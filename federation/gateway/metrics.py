@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
+from federation.gateway.connection_totals import ConnectionTotals
 from federation.gateway.events import PROGRESS_KINDS, ConnectionEvent, EventKind
 
 NO_ROUTE = "-"  # the route label of connections refused before their SNI named a route
@@ -50,35 +51,10 @@ class GatewayMetrics:
         """``known_route``: whether the route table has the service. A name only a client's
         SNI vouches for is counted under ``-``, so clients cannot grow the label set."""
         self._known_route = known_route
-        # Looking a labelled child up costs more than counting with it; each is looked up once.
-        self._ends: dict[tuple[str, EventKind], tuple[Counter, Counter | None]] = {}
-        self._byte_counters: dict[str, tuple[Counter, Counter]] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.connections = Counter(
-            "meshfed_gateway_connections",
-            "Connections ended, by route and outcome",
-            ["route", "outcome"],
-            registry=r,
-        )
-        self.bytes = Counter(
-            "meshfed_gateway_bytes",
-            "Bytes relayed; in = client to upstream, out = upstream to client",
-            ["route", "direction"],
-            registry=r,
-        )
-        self.errors = Counter(
-            "meshfed_gateway_errors",
-            "Failures on the way: upstream connect failures, resets, refusals",
-            ["route", "kind"],
-            registry=r,
-        )
-        self.connect_seconds = Histogram(
-            "meshfed_gateway_connect_seconds",
-            "Time to connect to an upstream, retries included",
-            buckets=_CONNECT_BUCKETS,
-            registry=r,
-        )
+        self.totals = ConnectionTotals(_CONNECT_BUCKETS)
+        r.register(self.totals)
         self.circuit_overflow = Counter(
             "meshfed_gateway_circuit_overflow",
             "Candidates skipped because their circuit breaker was full",
@@ -119,42 +95,22 @@ class GatewayMetrics:
         if event.route is not None and self._known_route(event.route.service):
             route = event.route.service
         kind = event.kind
+        totals = self.totals
         if kind is EventKind.CIRCUIT_OVERFLOW:
             self.circuit_overflow.inc()
         if kind is EventKind.RATE_LIMITED:
             self.rate_limited.inc()
         if kind in PROGRESS_KINDS:
-            self.errors.labels(route, kind.value).inc()
+            totals.errors[route, kind.value] += 1
             return
-        ended, error = self._end_counters(route, kind)
-        ended.inc()
-        if error is not None:
-            error.inc()
+        totals.ended[route, kind.value] += 1
+        if kind is not EventKind.RELAYED:
+            totals.errors[route, kind.value] += 1
         if event.connect_seconds is not None:
-            self.connect_seconds.observe(event.connect_seconds)
+            totals.observe_connect(event.connect_seconds)
         if event.bytes_in or event.bytes_out:
-            bytes_in, bytes_out = self._bytes_counters(route)
-            bytes_in.inc(event.bytes_in)
-            bytes_out.inc(event.bytes_out)
-
-    def _end_counters(self, route: str, kind: EventKind) -> tuple[Counter, Counter | None]:
-        counters = self._ends.get((route, kind))
-        if counters is None:
-            error = None if kind is EventKind.RELAYED else self.errors.labels(route, kind.value)
-            counters = self._ends[(route, kind)] = (
-                self.connections.labels(route, kind.value),
-                error,
-            )
-        return counters
-
-    def _bytes_counters(self, route: str) -> tuple[Counter, Counter]:
-        counters = self._byte_counters.get(route)
-        if counters is None:
-            counters = self._byte_counters[route] = (
-                self.bytes.labels(route, "in"),
-                self.bytes.labels(route, "out"),
-            )
-        return counters
+            totals.bytes[route, "in"] += event.bytes_in
+            totals.bytes[route, "out"] += event.bytes_out
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -32,11 +32,12 @@ def describe(collector: Collector, component: str) -> list[str]:
         kind, labels = str(collector._type), collector._labelnames
         name, help_text = collector._name, collector._documentation
         return [line(name + SUFFIX[kind], kind, labels, component, help_text)]
-    # A custom collector (the gateway's live connection gauge) says what it exports here.
+    # A custom collector (the gateway's live gauge, its per-connection totals) says what it
+    # exports here; like the client's own, a counter family is named without its _total.
     described: Iterable[Metric] = collector.describe()  # type: ignore[attr-defined]
     return [
         line(
-            family.name,
+            family.name + SUFFIX[family.type],
             family.type,
             getattr(family, "_labelnames", ()),
             component,

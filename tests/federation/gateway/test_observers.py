@@ -145,3 +145,19 @@ def test_a_service_only_the_clients_sni_names_is_counted_under_no_route() -> Non
         if name == "meshfed_gateway_connections_total"
     }
     assert no_upstream == {"svc-a.ns": 1, "-": 2}
+
+
+def test_connect_times_fall_in_cumulative_buckets_whose_bounds_are_inclusive() -> None:
+    metrics = GatewayMetrics(dict, known_route=lambda _: True)
+    for seconds in (0.001, 0.0011, 10.0):
+        metrics.observe(
+            ConnectionEvent(1, EventKind.RELAYED, route=RouteName("a.ns"), connect_seconds=seconds)
+        )
+    seen = samples(metrics)
+
+    def bucket(le: str) -> float:
+        return seen[("meshfed_gateway_connect_seconds_bucket", (("le", le),))]
+
+    assert (bucket("0.0005"), bucket("0.001"), bucket("0.0025"), bucket("5.0")) == (0, 1, 2, 2)
+    assert bucket("+Inf") == seen[("meshfed_gateway_connect_seconds_count", ())] == 3
+    assert seen[("meshfed_gateway_connect_seconds_sum", ())] == 0.001 + 0.0011 + 10.0
