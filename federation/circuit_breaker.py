@@ -150,7 +150,7 @@ class CircuitBreaker:
             self._trip()
 
     def _acquire(self, limit: Limit, trial: bool) -> Permit:
-        maximum: int = getattr(self.settings, limit.value)
+        maximum: int = getattr(self.settings, limit)  # a StrEnum is its own attribute name
         if self._in_use[limit] >= maximum:
             self._trip()
             self._refuse(limit, f"{limit.value} {maximum} reached")

@@ -23,8 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Generic, TypeVar
@@ -165,13 +165,9 @@ class RetryBudget:
         share = int(self.budget_percent * self.active_requests / 100)
         return max(self.min_retry_concurrency, share)
 
-    @contextmanager
-    def request(self) -> Iterator[None]:
-        self.active_requests += 1
-        try:
-            yield
-        finally:
-            self.active_requests -= 1
+    def request(self) -> AbstractContextManager[None]:
+        """Counts one active request while held."""
+        return _ActiveRequest(self)
 
     def try_start_retry(self) -> bool:
         if self.active_retries >= self.max_retries:
@@ -184,6 +180,21 @@ class RetryBudget:
         if self.active_retries == 0:
             raise RuntimeError("finish_retry without a matching try_start_retry")
         self.active_retries -= 1
+
+
+class _ActiveRequest:
+    # A class, not @contextmanager: a gateway enters one per connection, and the generator
+    # machinery cost several calls more.
+    __slots__ = ("_budget",)
+
+    def __init__(self, budget: RetryBudget) -> None:
+        self._budget = budget
+
+    def __enter__(self) -> None:
+        self._budget.active_requests += 1
+
+    def __exit__(self, *_: object) -> None:
+        self._budget.active_requests -= 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,12 +100,13 @@ class GatewayMetrics:
             self.circuit_overflow.inc()
         if kind is EventKind.RATE_LIMITED:
             self.rate_limited.inc()
+        # The kind itself is the label value: EventKind is a StrEnum, and .value is a call.
         if kind in PROGRESS_KINDS:
-            totals.errors[route, kind.value] += 1
+            totals.errors[route, kind] += 1
             return
-        totals.ended[route, kind.value] += 1
+        totals.ended[route, kind] += 1
         if kind is not EventKind.RELAYED:
-            totals.errors[route, kind.value] += 1
+            totals.errors[route, kind] += 1
         if event.connect_seconds is not None:
             totals.observe_connect(event.connect_seconds)
         if event.bytes_in or event.bytes_out:
