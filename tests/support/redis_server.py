@@ -27,6 +27,8 @@ from typing import Any, Self
 import pytest
 
 START_TIMEOUT = 10.0
+PORT_ATTEMPTS = 3
+UNKNOWN_PID = -1
 STOP_TIMEOUT = 5.0
 
 
@@ -81,6 +83,7 @@ class RedisServer:
         self._extra_args = extra_args
         self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
+        self._started = False
 
     @property
     def url(self) -> str:
@@ -115,15 +118,35 @@ class RedisServer:
     def start(self) -> None:
         if self.running:
             return
-        self._process = subprocess.Popen(
+        for _ in range(PORT_ATTEMPTS):
+            if self._start_once():
+                self._started = True
+                return
+            # Another test run on this machine took the "free" port first; its server, not
+            # ours, answered. Before any client has the URL, another port will do.
+            if self._started:
+                break
+            self.port = free_port()
+        raise RedisServerStartError(self._failure("found another redis-server on its port"))
+
+    def _start_once(self) -> bool:
+        """True once this process serves the port; False when another process does."""
+        process = self._process = subprocess.Popen(
             self._command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
+            if process.poll() is not None:
+                if self._answers_ping() is not None:
+                    self._process = None
+                    return False
                 raise RedisServerStartError(self._failure("exited while starting"))
-            if self._answers_ping():
-                return
+            server_pid = self._answers_ping()
+            if server_pid is not None:
+                if server_pid in (process.pid, UNKNOWN_PID):
+                    return True
+                self.kill()
+                return False
             time.sleep(0.02)
         self.kill()
         raise RedisServerStartError(self._failure(f"did not answer PING in {START_TIMEOUT}s"))
@@ -133,19 +156,18 @@ class RedisServer:
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
         return f"redis-server on 127.0.0.1:{self.port} {what}; its log ends:\n{tail}"
 
-    def _answers_ping(self) -> bool:
+    def _answers_ping(self) -> int | None:
+        """The pid of the server answering on the port (UNKNOWN_PID behind a password), or
+        None when nothing answers."""
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as raw:
                 if self._tls is None:
-                    reply = _ping(raw)
-                else:
-                    context = ssl.create_default_context(cafile=self._tls.ca_file)
-                    with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-                        reply = _ping(tls)
+                    return _server_pid(raw)
+                context = ssl.create_default_context(cafile=self._tls.ca_file)
+                with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                    return _server_pid(tls)
         except OSError:
-            return False
-        # With requirepass a PING gets -NOAUTH, which still proves the server is serving.
-        return reply.startswith((b"+PONG", b"-NOAUTH"))
+            return None
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it has not exited within STOP_TIMEOUT."""
@@ -191,9 +213,24 @@ class RedisServer:
         self.cleanup()
 
 
-def _ping(sock: socket.socket) -> bytes:
+def _server_pid(sock: socket.socket) -> int | None:
+    """The pid INFO reports once PING answers PONG; None while the server is not ready (still
+    loading its data, say)."""
     sock.sendall(b"PING\r\n")
-    return sock.recv(64)
+    pong = sock.recv(64)
+    if pong.startswith(b"-NOAUTH"):
+        # With requirepass the server proves it is serving, not whose it is.
+        return UNKNOWN_PID
+    if not pong.startswith(b"+PONG"):
+        return None
+    sock.sendall(b"INFO server\r\n")
+    reply = b""
+    while not (tail := reply.partition(b"process_id:")[2]) or b"\r\n" not in tail:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return None
+        reply += chunk
+    return int(tail.split(b"\r\n", 1)[0])
 
 
 class RedisSentinel(RedisServer):

@@ -175,3 +175,14 @@ async def _get_when_answering(store: RedisStore) -> bytes | None:
     except StoreUnavailableError:
         return None
     return None if record is None else record.value
+
+
+def test_a_test_server_whose_free_port_was_taken_meanwhile_moves_to_another() -> None:
+    # Two test runs on one machine can draw the same "free" port; the second must not take
+    # the first's server for its own.
+    with RedisServer() as first:
+        second = RedisServer()
+        second.port = first.port
+        with second:
+            assert second.port != first.port
+            assert first.running and second.running
