@@ -5,10 +5,10 @@ from datetime import datetime, timedelta
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.trust.conftest import ACME, PARTNER, bundle_of, issue_workload
+from tests.trust.leaves import custom_leaf
 from trust.bundle import BundleSet, TrustBundle
 from trust.ca import CertificateAuthority, build_intermediate_certificate, build_root_certificate
 from trust.keys import PrivateKey
@@ -118,34 +118,6 @@ def test_unknown_trust_domain_is_refused(now: datetime, federated: BundleSet) ->
     assert "no bundle for trust domain 'stranger.test'" in _refused([leaf], federated, now)
 
 
-def _custom_leaf(
-    ca: CertificateAuthority,
-    now: datetime,
-    uris: list[str],
-    is_ca: bool = False,
-    key_cert_sign: bool = False,
-) -> x509.Certificate:
-    key = ec.generate_private_key(ec.SECP256R1())
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([]))
-        .issuer_name(ca.intermediate_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=1))
-        .not_valid_after(now + timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, key_cert_sign, False, False, False),
-            critical=True,
-        )
-    )
-    if uris:
-        names: list[x509.GeneralName] = [x509.UniformResourceIdentifier(u) for u in uris]
-        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=True)
-    return builder.sign(ca.intermediate_key, hashes.SHA256())
-
-
 @pytest.mark.parametrize(
     ("uris", "is_ca", "key_cert_sign", "message"),
     [
@@ -166,7 +138,7 @@ def test_leaf_breaking_x509_svid_leaf_rules_is_refused(
     key_cert_sign: bool,
     message: str,
 ) -> None:
-    leaf = _custom_leaf(acme_ca, now, uris, is_ca, key_cert_sign)
+    leaf = custom_leaf(acme_ca, now, uris, is_ca, key_cert_sign)
     assert message in _refused([leaf, acme_ca.intermediate_cert], federated, now)
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from federation.gateway.command import RunningGateway, running_gateway
@@ -24,8 +25,9 @@ from tests.federation.gateway.served_gateway import (
 )
 from tests.federation.gateway.test_identity import SNI, TD, Workload, mtls_echo, workload
 from tests.federation.trust.conftest import free_port, init_trust, served, trust_config
+from tests.trust.leaves import custom_leaf
 from trust.bundle import BundleSet, TrustBundle
-from trust.keys import generate_key, signature_hash
+from trust.keys import generate_key
 from trust.tls import client_context
 
 DEADLINE = 10.0
@@ -87,46 +89,38 @@ async def multi_id_caller(api: Api, spiffe_ids: list[str]) -> Workload:
     records = trust.authority.records
     ca = await records.ca(TD, (await records.domain(TD)).rotation.signing)
     key = generate_key("ec-p256")
-    now = datetime.now(UTC)
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([]))
-        .issuer_name(ca.intermediate_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=1))
-        .not_valid_after(now + timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(i) for i in spiffe_ids]),
-            critical=True,
-        )
-        .sign(ca.intermediate_key, signature_hash(ca.intermediate_key))
-    )
+    leaf = custom_leaf(ca, datetime.now(UTC), spiffe_ids, key=key)
     chain_pem = "".join(
         c.public_bytes(serialization.Encoding.PEM).decode() for c in (leaf, ca.intermediate_cert)
     )
     return Workload(chain_pem, key, BundleSet((TrustBundle(TD, ca.roots),)))
 
 
-async def test_a_caller_denied_by_policy_is_recorded_in_the_control_planes_audit_log(
-    tmp_path: Path,
-) -> None:
+@asynccontextmanager
+async def served_mesh(tmp_path: Path) -> AsyncIterator[tuple[Api, RunningGateway]]:
+    """A control plane, payments.prod behind an mtls gateway with its first routes in."""
     backend_port = free_port()
     config = mesh(tmp_path, backend_port)
     await init_trust(config)
     async with served(config) as api:
         backend = await workload(api, f"spiffe://{TD}/ns/prod/sa/payments")
-        scraper = await workload(api, SCRAPER)
         options = gateway_options(config, api, tmp_path)
         async with mtls_echo(backend, backend_port), running_gateway(options) as gateway:
             await routes_arrived(gateway, "payments.prod")
-            for _ in range(2):
-                await refused(gateway, scraper)
-            records = await audited(api, "request.denied", 2)
-            sent = gateway.metrics.registry.get_sample_value(
-                "meshfed_gateway_denial_reports_total", {"result": "sent"}
-            )
+            yield api, gateway
+
+
+async def test_a_caller_denied_by_policy_is_recorded_in_the_control_planes_audit_log(
+    tmp_path: Path,
+) -> None:
+    async with served_mesh(tmp_path) as (api, gateway):
+        scraper = await workload(api, SCRAPER)
+        for _ in range(2):
+            await refused(gateway, scraper)
+        records = await audited(api, "request.denied", 2)
+        sent = gateway.metrics.registry.get_sample_value(
+            "meshfed_gateway_denial_reports_total", {"result": "sent"}
+        )
         assert sent == 2
         assert {(r["target"], r["actor"]) for r in records} == {
             ("services/payments.prod", "operator-user")
@@ -144,18 +138,11 @@ async def test_a_caller_denied_by_policy_is_recorded_in_the_control_planes_audit
 async def test_a_caller_whose_svid_does_not_verify_is_recorded_as_peer_rejected(
     tmp_path: Path,
 ) -> None:
-    backend_port = free_port()
-    config = mesh(tmp_path, backend_port)
-    await init_trust(config)
-    async with served(config) as api:
-        backend = await workload(api, f"spiffe://{TD}/ns/prod/sa/payments")
+    async with served_mesh(tmp_path) as (api, gateway):
         # Both IDs are ones policy allows, so only SVID verification can refuse the caller.
         forger = await multi_id_caller(api, [FRONTEND, f"spiffe://{TD}/ns/web/sa/admin"])
-        options = gateway_options(config, api, tmp_path)
-        async with mtls_echo(backend, backend_port), running_gateway(options) as gateway:
-            await routes_arrived(gateway, "payments.prod")
-            await refused(gateway, forger)
-            records = await audited(api, "request.peer_rejected", 1)
+        await refused(gateway, forger)
+        records = await audited(api, "request.peer_rejected", 1)
         assert [(r["target"], r["actor"]) for r in records] == [
             ("services/payments.prod", "operator-user")
         ]
