@@ -18,7 +18,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError, ReadOnlyError
+from redis.exceptions import AuthenticationError, OutOfMemoryError, ReadOnlyError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
@@ -126,6 +126,13 @@ class RedisStore:
             raise StoreUnavailableError(
                 f"Redis store at {self._where} refused {what}: {exc}; put the right password "
                 "in the store URL (redis://:PASSWORD@HOST:PORT/DB)"
+            ) from exc
+        except OutOfMemoryError as exc:
+            # Redis refuses the whole command or script, so nothing was half written.
+            raise StoreUnavailableError(
+                f"Redis store at {self._where} is full and refused {what} ({exc}); raise its "
+                "maxmemory, and keep maxmemory-policy noeviction so that meshfed's state is "
+                "never evicted"
             ) from exc
         except (RedisConnectionError, RedisTimeoutError, ReadOnlyError, TimeoutError) as exc:
             raise StoreUnavailableError(

@@ -161,6 +161,24 @@ async def test_a_wrong_password_is_reported_as_such(redis_password_server: Redis
         await bad.close()
 
 
+async def test_a_full_redis_refuses_writes_as_unavailable_and_keeps_what_it_had() -> None:
+    with RedisServer(extra_args=("--maxmemory", "2mb", "--maxmemory-policy", "noeviction")) as full:
+        store = open_store(full.url)
+        try:
+            before = await store.put("k", b"old")
+            filler = b"x" * 64 * 1024
+            with pytest.raises(StoreUnavailableError, match="maxmemory") as caught:
+                for i in range(1_000):  # 64 MiB, far past the 2 MiB limit
+                    await store.put(f"fill/{i}", filler)
+            assert "is full" in str(caught.value)
+            # As large as the one refused: a small write may fit once its buffers are freed.
+            with pytest.raises(StoreUnavailableError, match="is full"):
+                await store.put("k", filler, expect_revision=before.revision)
+            assert await store.get("k") == before
+        finally:
+            await store.close()
+
+
 async def _answers(store: RedisStore) -> bool | None:
     try:
         await store.ping()
