@@ -104,3 +104,18 @@ def test_azure_load_balancer_is_internal_and_probes_readyz() -> None:
     assert "public_ip_address_id" not in frontend and "subnet_id" in frontend
     probe = resources(AZURE, "azurerm_lb_probe")["readyz"]
     assert (probe["protocol"], probe["request_path"]) == ("Http", "/readyz")
+
+
+def test_every_modules_redis_refuses_writes_when_full_instead_of_evicting() -> None:
+    # Any eviction policy may silently drop config, keys or audit records.
+    aws = resources(AWS, "aws_elasticache_parameter_group")["store"]
+    assert aws["family"] == "redis7"
+    assert {(p["name"], p["value"]) for p in aws["parameter"]} == {
+        ("maxmemory-policy", "noeviction")
+    }
+    group = resources(AWS, "aws_elasticache_replication_group")["store"]["parameter_group_name"]
+    assert unwrap(group) == "aws_elasticache_parameter_group.store.name"
+    gcp = resources(GCP, "google_redis_instance")["store"]
+    assert gcp["redis_configs"] == {"maxmemory-policy": "noeviction"}
+    azure = _one(resources(AZURE, "azurerm_redis_cache")["store"]["redis_configuration"])
+    assert azure["maxmemory_policy"] == "noeviction"

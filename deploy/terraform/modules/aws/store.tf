@@ -24,6 +24,20 @@ resource "aws_elasticache_subnet_group" "store" {
   tags       = local.tags
 }
 
+# ElastiCache defaults to volatile-lru; meshfed's state must never be evicted, so a full
+# Redis refuses writes instead (meshfed reports that as the store being unavailable).
+resource "aws_elasticache_parameter_group" "store" {
+  name        = "${var.name}-store"
+  family      = "redis7"
+  description = "meshfed store: no eviction"
+  tags        = local.tags
+
+  parameter {
+    name  = "maxmemory-policy"
+    value = "noeviction"
+  }
+}
+
 resource "aws_elasticache_replication_group" "store" {
   replication_group_id       = var.name
   description                = "meshfed store for ${module.config.federation_name}"
@@ -35,6 +49,7 @@ resource "aws_elasticache_replication_group" "store" {
   automatic_failover_enabled = true
   multi_az_enabled           = true
   subnet_group_name          = aws_elasticache_subnet_group.store.name
+  parameter_group_name       = aws_elasticache_parameter_group.store.name
   security_group_ids         = [aws_security_group.redis.id]
   at_rest_encryption_enabled = true
   kms_key_id                 = aws_kms_key.meshfed.arn

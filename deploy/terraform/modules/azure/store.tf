@@ -13,6 +13,8 @@ resource "azurerm_redis_cache" "store" {
 
   redis_configuration {
     authentication_enabled = true
+    # Azure Cache defaults to volatile-lru; meshfed's state must never be evicted.
+    maxmemory_policy = "noeviction"
   }
 }
 

@@ -9,6 +9,10 @@ resource "google_redis_instance" "store" {
   auth_enabled            = true
   transit_encryption_mode = "SERVER_AUTHENTICATION"
   labels                  = local.labels
+  # Memorystore defaults to volatile-lru; meshfed's state must never be evicted.
+  redis_configs = {
+    "maxmemory-policy" = "noeviction"
+  }
 
   persistence_config {
     persistence_mode    = "RDB"
