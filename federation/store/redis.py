@@ -40,8 +40,10 @@ from federation.store.leases import check_lease_request, fenced_error
 DEFAULT_HISTORY = 10_000
 _WATCH_BATCH = 1_000
 # A dead or frozen Redis must surface as StoreUnavailableError in about two seconds: connects
-# give up after one, replies after 1.5, and XREAD blocks for less than the reply timeout.
-CONNECT_TIMEOUT = 1.0
+# and replies give up after 1.5, every call after 2, and XREAD blocks for less than the reply
+# timeout. A connect bound much under a second failed healthy connects whenever the process
+# paused (a full garbage collection of a large heap takes most of a second).
+CONNECT_TIMEOUT = 1.5
 REPLY_TIMEOUT = 1.5
 OPERATION_TIMEOUT = 2.0
 _WATCH_BLOCK_MS = 500
