@@ -1,8 +1,9 @@
 """A per-principal allowance of audit records a minute, for endpoints whose callers decide how
 many records a request writes.
 
-A token bucket a principal: it holds a minute's allowance and refills continuously, so a
-steady reporter never waits and a burst spends at most one minute's worth.
+One token bucket a principal (the gateway's own, with no wait allowed): it holds a minute's
+allowance and refills continuously, so a steady reporter never waits and a burst spends at most
+one minute's worth.
 """
 
 from __future__ import annotations
@@ -10,32 +11,25 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
-
-@dataclass(slots=True)
-class _Bucket:
-    tokens: float
-    updated: float
+from federation.gateway.ratelimit import RateLimit, TokenBucket
 
 
 class RecordBudget:
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.per_minute = per_minute
-        self._rate = per_minute / 60.0
+        self._limit = RateLimit(rate=per_minute / 60.0, burst=per_minute, queue_timeout=0.0)
         self._clock = clock
         # One bucket a token name: bounded by the tokens the config defines.
-        self._buckets: dict[str, _Bucket] = {}
+        self._buckets: dict[str, TokenBucket] = {}
 
     def take(self, principal: str, records: int) -> int | None:
         """Spend ``records`` of ``principal``'s allowance; None when spent, else the whole
         seconds until it would cover them (nothing spent)."""
         now = self._clock()
-        bucket = self._buckets.setdefault(principal, _Bucket(float(self.per_minute), now))
-        elapsed = max(0.0, now - bucket.updated)
-        bucket.tokens = min(float(self.per_minute), bucket.tokens + elapsed * self._rate)
-        bucket.updated = max(bucket.updated, now)
-        if records <= bucket.tokens:
-            bucket.tokens -= records
+        bucket = self._buckets.get(principal)
+        if bucket is None:
+            bucket = self._buckets[principal] = TokenBucket(self._limit, now)
+        if bucket.reserve(now, records) is not None:
             return None
-        return max(1, math.ceil((records - bucket.tokens) / self._rate))
+        return max(1, math.ceil(bucket.seconds_until(now, records)))

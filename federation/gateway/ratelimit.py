@@ -47,16 +47,20 @@ class TokenBucket:
         self._tokens = float(limit.burst)
         self._updated = now
 
-    def reserve(self, now: float) -> float | None:
-        """Seconds to wait for the token just taken, or None (and nothing taken) when that
-        would exceed the queue timeout."""
+    def seconds_until(self, now: float, tokens: float = 1.0) -> float:
+        """How long until the bucket holds ``tokens``; nothing is taken."""
         elapsed = max(0.0, now - self._updated)
         self._tokens = min(float(self._limit.burst), self._tokens + elapsed * self._limit.rate)
         self._updated = max(self._updated, now)
-        wait = max(0.0, (1.0 - self._tokens) / self._limit.rate)
+        return max(0.0, (tokens - self._tokens) / self._limit.rate)
+
+    def reserve(self, now: float, tokens: float = 1.0) -> float | None:
+        """Seconds to wait for the ``tokens`` just taken, or None (and nothing taken) when that
+        would exceed the queue timeout."""
+        wait = self.seconds_until(now, tokens)
         if wait > self._limit.queue_timeout:
             return None
-        self._tokens -= 1.0
+        self._tokens -= tokens
         return wait
 
 
